@@ -1,0 +1,34 @@
+# `make demo` runs the main job on the embedded data; `make test` runs the test suite.
+# Both create .venv and install what they need (torch 2.13.0 first: a bare `torch` pulls a CUDA build).
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test bench scatter clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+demo: $(STAMP)
+	$(PY) -m experiments.main
+
+test: $(STAMP)
+	$(PY) -m pytest -q tests
+
+bench: $(STAMP)
+	$(PY) -m experiments.bench_graph
+	$(PY) -m experiments.bench_fit
+	$(PY) -m experiments.bench_augment
+	$(PY) -m experiments.bench_models
+
+# Optional speed-up: torch-scatter has no wheel on PyPI and builds from source (about 4 minutes).
+scatter: $(STAMP)
+	$(PY) -m pip install --no-build-isolation torch-scatter
+
+clean:
+	rm -rf $(VENV) *.egg-info

@@ -1,0 +1,60 @@
+"""Graph conversion and batching throughput: the one-spec fast paths against PyG's generic
+``Batch.from_data_list``, measured in the same run.
+
+    python -m experiments.bench_graph [--device cuda] [--batch-size 128]
+"""
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+from torch_geometric.data import Batch
+
+import nngraph
+
+
+def rate(fn, n_graphs: int, device: torch.device, min_time: float = 1.0) -> float:
+    """Graphs per second of ``fn`` (median of repeated timings after a warm-up)."""
+    fn()
+    times = []
+    start = time.perf_counter()
+    while time.perf_counter() - start < min_time or len(times) < 5:
+        t = time.perf_counter()
+        fn()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - t)
+    return n_graphs / sorted(times)[len(times) // 2]
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--batch-size", type=int, default=128)
+    ap.add_argument("--spec", default="2-32-32-1")
+    args = ap.parse_args(argv)
+    device = torch.device(args.device)
+    spec = nngraph.NetworkSpec(tuple(int(n) for n in args.spec.split("-")))
+    B = args.batch_size
+    params = torch.randn(B, spec.num_params, device=device)
+    y = torch.randint(0, 10, (B,), device=device)
+    graphs = [nngraph.to_graph(p, spec, y=y[i:i + 1]) for i, p in enumerate(params)]
+
+    rows = [
+        ("[B,P] -> Batch", "to_graph each + Batch.from_data_list",
+         rate(lambda: Batch.from_data_list([nngraph.to_graph(p, spec, y=y[i:i + 1]) for i, p in enumerate(params)]), B, device),
+         "nngraph.to_batch", rate(lambda: nngraph.to_batch(params, spec, y), B, device)),
+        ("graphs -> Batch", "Batch.from_data_list",
+         rate(lambda: Batch.from_data_list(graphs), B, device),
+         "nngraph.collate", rate(lambda: nngraph.collate(graphs), B, device)),
+    ]
+    print(f"spec {spec}, batch {B}, device {device} ({torch.cuda.get_device_name(device) if device.type == 'cuda' else 'cpu'}), "
+          f"torch {torch.__version__}")
+    print(f"{'task':<17} {'baseline':<38} {'graphs/s':>10}   {'fast path':<18} {'graphs/s':>10} {'speed-up':>9}")
+    for task, base, base_rate, fast, fast_rate in rows:
+        print(f"{task:<17} {base:<38} {base_rate:>10,.0f}   {fast:<18} {fast_rate:>10,.0f} {fast_rate / base_rate:>8.1f}x")
+
+
+if __name__ == "__main__":
+    main()

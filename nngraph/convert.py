@@ -1,0 +1,261 @@
+"""Network <-> graph conversion.
+
+A network of spec ``s`` becomes a `torch_geometric.data.Data` with
+``x [N, 1]`` (biases, 0 for input neurons), ``edge_index [2, E]`` (``s.edge_index``, shared by every
+graph of the spec), ``edge_attr [E, 1]`` (weights), ``layer [N]`` (each node's layer), ``spec`` and
+optionally ``y``. Its flat parameter vector is ``[W_1.flatten(), ..., W_L.flatten(), b_1, ..., b_L]``,
+so that ``edge_attr`` and the non-input part of ``x`` are two slices of it.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from functools import lru_cache
+from pathlib import Path
+
+import torch
+from torch import nn
+from torch_geometric.data import Batch, Data
+
+from .spec import NetworkSpec
+from .siren import Siren, SirenLayer
+
+Params = tuple[list[torch.Tensor], list[torch.Tensor]]
+
+
+# Input checks ------------------------------------------------------------------------------------
+def check_params(weights: Sequence[torch.Tensor], biases: Sequence[torch.Tensor]) -> None:
+    """Raise ValueError unless the layers chain (torch layout ``[out, in]``) and all values are finite."""
+    if len(weights) == 0 or len(weights) != len(biases):
+        raise ValueError(f"expected the same positive number of weights and biases, got {len(weights)} and {len(biases)}")
+    for l, (w, b) in enumerate(zip(weights, biases)):
+        if w.dim() != 2 or b.dim() != 1 or b.shape[0] != w.shape[0]:
+            raise ValueError(f"layer {l}: expected weight [out, in] and bias [out], got {tuple(w.shape)} and {tuple(b.shape)}")
+        if l > 0 and w.shape[1] != weights[l - 1].shape[0]:
+            raise ValueError(f"layer {l}: weight takes {w.shape[1]} inputs but layer {l - 1} has {weights[l - 1].shape[0]} outputs")
+        for name, t in (("weight", w), ("bias", b)):
+            if not torch.isfinite(t).all():
+                raise ValueError(f"layer {l}: {name} has NaN or Inf values")
+
+
+def check_flat(params: torch.Tensor, spec: NetworkSpec) -> None:
+    if params.shape[-1] != spec.num_params:
+        raise ValueError(f"params: expected last dimension {spec.num_params} for {spec}, got shape {tuple(params.shape)}")
+    if not torch.isfinite(params).all():
+        raise ValueError("params: NaN or Inf values")
+
+
+def spec_of(g: Data) -> NetworkSpec:
+    """The single spec of a graph or of a batch whose graphs all share one; ValueError otherwise."""
+    spec = getattr(g, "spec", None)
+    if isinstance(spec, list):
+        first = spec[0] if spec else None
+        if any(s != first for s in spec):
+            raise ValueError(f"expected graphs of one spec, got {sorted(set(map(repr, spec)))}")
+        spec = first
+    if not isinstance(spec, NetworkSpec):
+        raise ValueError(f"expected a graph made by nngraph.to_graph (with a NetworkSpec), got spec={spec!r}")
+    return spec
+
+
+# Reading networks in their many forms -----------------------------------------------------------
+def _natural_key(name: str):
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", name)]
+
+
+def params_from_state_dict(state: Mapping[str, torch.Tensor]) -> Params:
+    """Weights and biases of an MLP state_dict (``seq.0.weight``, ``0.bias``, ``layers.3.weight``...),
+    in the natural order of their key prefixes."""
+    groups: dict[str, dict[str, torch.Tensor]] = {}
+    for key, value in state.items():
+        prefix, _, kind = key.rpartition(".")
+        if kind not in ("weight", "bias"):
+            raise ValueError(f"state_dict: unexpected key {key!r}; expected only '<layer>.weight' and '<layer>.bias'")
+        if not isinstance(value, torch.Tensor):
+            raise ValueError(f"state_dict: {key!r} is a {type(value).__name__}, not a tensor")
+        groups.setdefault(prefix, {})[kind] = value
+    if not groups:
+        raise ValueError("state_dict: no layers found")
+    weights, biases = [], []
+    for prefix in sorted(groups, key=_natural_key):
+        g = groups[prefix]
+        if set(g) != {"weight", "bias"}:
+            raise ValueError(f"state_dict: layer {prefix!r} needs both weight and bias, got {sorted(g)}")
+        weights.append(g["weight"].detach())
+        biases.append(g["bias"].detach())
+    return weights, biases
+
+
+def _params_from_module(module: nn.Module) -> tuple[Params, str | None]:
+    """Parameters of an `nngraph.Siren` or a plain ``nn.Sequential`` of Linear and one activation."""
+    if isinstance(module, Siren):
+        return params_from_state_dict(module.state_dict()), None
+    if not isinstance(module, nn.Sequential):
+        raise ValueError(f"unsupported module {type(module).__name__}: expected nngraph.Siren or an nn.Sequential MLP")
+    weights, biases, acts = [], [], []
+    for i, m in enumerate(module):
+        if isinstance(m, nn.Linear):
+            if m.bias is None:
+                raise ValueError(f"module {i}: Linear without bias is not supported")
+            if len(acts) < len(weights):
+                raise ValueError(f"module {i}: two Linear layers without an activation between them")
+            weights.append(m.weight.detach())
+            biases.append(m.bias.detach())
+            if isinstance(m, SirenLayer) and m.activation:
+                acts.append(m.activation)
+        elif isinstance(m, nn.ReLU):
+            acts.append("relu")
+        else:
+            raise ValueError(f"unsupported module {i}: {type(m).__name__}; expected Linear and ReLU layers")
+    if len(acts) != len(weights) - 1 or len(set(acts)) > 1:
+        raise ValueError(f"expected one activation between consecutive Linear layers and none after the last, got {acts}")
+    return (weights, biases), (acts[0] if acts else None)
+
+
+def load_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
+    """Read a state_dict from ``.safetensors`` or ``.pt``/``.pth`` (tensors only: never unpickles code)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"{path}: no such file")
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file
+            return load_file(str(path))
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # corrupt, truncated or not a weights file
+        raise ValueError(f"{path}: cannot read a state_dict ({type(e).__name__}: {e})") from e
+    if isinstance(state, Mapping) and "state_dict" in state and isinstance(state["state_dict"], Mapping):
+        state = state["state_dict"]
+    if not isinstance(state, Mapping):
+        raise ValueError(f"{path}: expected a state_dict, got {type(state).__name__}")
+    return dict(state)
+
+
+def _label(y) -> torch.Tensor | None:
+    if y is None or isinstance(y, torch.Tensor) and y.dim() > 0:
+        return y
+    return torch.as_tensor([y])
+
+
+# Network -> graph --------------------------------------------------------------------------------
+def to_graph(obj, spec: NetworkSpec | None = None, y=None) -> Data:
+    """Turn a network into its computational graph.
+
+    ``obj`` is an `nngraph.Siren`, an ``nn.Sequential`` MLP, a state_dict, a path to one, a pair
+    ``(weights, biases)`` of lists in torch layout, or a flat parameter vector ``[P]`` (spec required).
+    The spec comes from the module, else from ``spec``, else is a SIREN (w0=30) of the found shapes.
+    """
+    if isinstance(obj, torch.Tensor):
+        if spec is None:
+            raise ValueError("spec: required to read a flat parameter vector")
+        if obj.dim() != 1:
+            raise ValueError(f"params: expected a vector [P], got shape {tuple(obj.shape)}; use nngraph.to_batch for [B, P]")
+        check_flat(obj, spec)
+        return _graph_from_flat(obj, spec, _label(y))
+    act = None
+    if isinstance(obj, (str, Path)):
+        obj = load_state_dict(obj)
+    if isinstance(obj, nn.Module):
+        if isinstance(obj, Siren):
+            spec = obj.spec
+        (weights, biases), act = _params_from_module(obj)
+    elif isinstance(obj, Mapping):
+        weights, biases = params_from_state_dict(obj)
+    elif isinstance(obj, (tuple, list)) and len(obj) == 2:
+        weights, biases = list(obj[0]), list(obj[1])
+    else:
+        raise ValueError(f"unsupported network {type(obj).__name__}: expected a module, state_dict, path, "
+                         "(weights, biases) or flat tensor")
+    check_params(weights, biases)
+    sizes = (weights[0].shape[1],) + tuple(w.shape[0] for w in weights)
+    if spec is None:
+        spec = NetworkSpec(sizes, activation=act or "sine")
+    elif tuple(spec.layer_sizes) != sizes:
+        raise ValueError(f"spec: {spec} does not match the network's layer sizes {sizes}")
+    elif act is not None and act != spec.activation:
+        raise ValueError(f"spec: activation {spec.activation!r} but the module uses {act!r}")
+    flat = torch.cat([w.reshape(-1) for w in weights] + [b.reshape(-1) for b in biases]).float()
+    return _graph_from_flat(flat, spec, _label(y))
+
+
+def _graph_from_flat(flat: torch.Tensor, spec: NetworkSpec, y) -> Data:
+    E, n_in = spec.num_edges, spec.layer_sizes[0]
+    x = torch.cat([flat.new_zeros(n_in), flat[E:]]).unsqueeze(1)
+    g = Data(x=x, edge_index=spec.edge_index.to(flat.device), edge_attr=flat[:E].unsqueeze(1),
+             layer=spec.node_layer.to(flat.device), spec=spec)
+    if y is not None:
+        g.y = y
+    return g
+
+
+def to_batch(params: torch.Tensor, spec: NetworkSpec, y: torch.Tensor | None = None) -> Batch:
+    """The fast path from a ``[B, P]`` parameter tensor (one spec) straight to a PyG `Batch`, equal to
+    ``Batch.from_data_list([to_graph(p, spec, y_i) ...])``."""
+    if params.dim() != 2:
+        raise ValueError(f"params: expected [B, P], got shape {tuple(params.shape)}")
+    check_flat(params, spec)
+    B, E, n_in = params.shape[0], spec.num_edges, spec.layer_sizes[0]
+    x = torch.cat([params.new_zeros(B, n_in), params[:, E:]], dim=1).reshape(-1, 1)
+    fields = {"x": x, "edge_attr": params[:, :E].reshape(-1, 1)}
+    if y is not None:
+        fields["y"] = y if y.dim() > 0 else y.reshape(1)
+    return _assemble(spec, B, fields)
+
+
+@lru_cache(maxsize=16)
+def _structure(spec: NetworkSpec, B: int, device: torch.device) -> dict:
+    """Batch structure shared by every batch of ``B`` graphs of one spec (cached; never written into)."""
+    N, E = spec.num_nodes, spec.num_edges
+    steps = torch.arange(B + 1, device=device)
+    zeros = torch.zeros(B, dtype=torch.long, device=device)
+    return {
+        "edge_index": spec.edge_index.to(device).repeat(1, B) + (steps[:-1] * N).repeat_interleave(E).unsqueeze(0),
+        "layer": spec.node_layer.to(device).repeat(B),
+        "batch": torch.arange(B, device=device).repeat_interleave(N),
+        "ptr": steps * N, "steps": steps, "node_slices": steps * N, "edge_slices": steps * E,
+        "edge_inc": steps[:-1] * N, "zeros": zeros,
+    }
+
+
+def _assemble(spec: NetworkSpec, B: int, fields: dict) -> Batch:
+    """The `Batch` PyG's collate would build for ``B`` graphs of one spec, from concatenated fields
+    (``x``, ``edge_attr`` and any per-graph extras such as ``y``)."""
+    s = _structure(spec, B, fields["x"].device)
+    values = {"x": fields["x"], "edge_index": s["edge_index"], "edge_attr": fields["edge_attr"],
+              "layer": s["layer"], "spec": [spec] * B}
+    slices = {"x": s["node_slices"], "edge_index": s["edge_slices"], "edge_attr": s["edge_slices"],
+              "layer": s["node_slices"], "spec": s["steps"]}
+    incs = {"x": s["zeros"], "edge_index": s["edge_inc"], "edge_attr": s["zeros"], "layer": s["zeros"], "spec": None}
+    for key, value in fields.items():
+        if key not in values:
+            values[key] = value
+            slices[key] = s["steps"] * (value.shape[0] // B)
+            incs[key] = s["zeros"]
+    batch = Batch(_base_cls=Data)
+    for key, value in values.items():
+        batch[key] = value
+    batch.batch, batch.ptr = s["batch"], s["ptr"]
+    batch._num_graphs, batch._slice_dict, batch._inc_dict = B, slices, incs
+    return batch
+
+
+# Graph -> network --------------------------------------------------------------------------------
+def to_params(g: Data) -> Params:
+    """Weights ``[out, in]`` and biases ``[out]`` of a single graph, in torch layout."""
+    from .views import layer_views
+    if isinstance(g, Batch):
+        raise ValueError("to_params: expected a single graph, got a Batch; use nngraph.layer_views")
+    weights, biases = layer_views(g)
+    return [w[0] for w in weights], [b[0] for b in biases]
+
+
+def to_module(g: Data) -> Siren:
+    """A runnable `nngraph.Siren` computing the graph's function."""
+    spec = spec_of(g)
+    weights, biases = to_params(g)
+    net = Siren(spec).to(g.x.device)
+    with torch.no_grad():
+        for layer, w, b in zip(net.seq, weights, biases):
+            layer.weight.copy_(w)
+            layer.bias.copy_(b)
+    return net

@@ -1,0 +1,63 @@
+"""Dense per-layer views of a graph or a one-spec batch: what DWSNet and the vectorised
+augmentations read. Views share memory with the graph; `with_layers` builds new tensors."""
+from __future__ import annotations
+
+import copy
+
+import torch
+from torch_geometric.data import Data
+
+from .convert import spec_of
+
+
+def num_graphs(g: Data) -> int:
+    return int(getattr(g, "num_graphs", 1) or 1)
+
+
+def layer_views(g: Data) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    """Weights ``[B, out, in]`` and biases ``[B, out]`` of every layer (``B = 1`` for a single graph)."""
+    spec = spec_of(g)
+    B = num_graphs(g)
+    _check_sizes(g, spec, B)
+    ea, x = g.edge_attr.reshape(B, -1), g.x.reshape(B, -1)
+    eo, no = spec.edge_offsets, spec.node_offsets
+    weights = [ea[:, eo[l]:eo[l + 1]].reshape(B, o, i) for l, (o, i) in enumerate(spec.weight_shapes)]
+    biases = [x[:, no[l + 1]:no[l + 2]] for l in range(spec.num_layers)]
+    return weights, biases
+
+
+def flat_params(g: Data) -> torch.Tensor:
+    """``[B, P]`` flat parameters (``[1, P]`` for a single graph), in the library's canonical order."""
+    spec = spec_of(g)
+    B = num_graphs(g)
+    _check_sizes(g, spec, B)
+    return torch.cat([g.edge_attr.reshape(B, -1), g.x.reshape(B, -1)[:, spec.layer_sizes[0]:]], dim=1)
+
+
+def with_layers(g: Data, weights: list[torch.Tensor], biases: list[torch.Tensor]) -> Data:
+    """A shallow copy of ``g`` whose edge and node features are the given layers (new tensors)."""
+    B = weights[0].shape[0]
+    n_in = spec_of(g).layer_sizes[0]
+    out = copy.copy(g)
+    out.edge_attr = torch.cat([w.reshape(B, -1) for w in weights], dim=1).reshape(-1, 1)
+    x_in = g.x.reshape(B, -1)[:, :n_in]
+    out.x = torch.cat([x_in] + list(biases), dim=1).reshape(-1, 1)
+    return out
+
+
+def with_flat_params(g: Data, params: torch.Tensor) -> Data:
+    """A shallow copy of ``g`` with flat parameters ``[B, P]`` (or ``[P]``) put in."""
+    spec = spec_of(g)
+    B, E, n_in = num_graphs(g), spec.num_edges, spec.layer_sizes[0]
+    params = params.reshape(B, -1)
+    out = copy.copy(g)
+    out.edge_attr = params[:, :E].reshape(-1, 1)
+    out.x = torch.cat([g.x.reshape(B, -1)[:, :n_in], params[:, E:]], dim=1).reshape(-1, 1)
+    return out
+
+
+def _check_sizes(g: Data, spec, B: int) -> None:
+    if g.edge_attr.numel() != B * spec.num_edges or g.x.numel() != B * spec.num_nodes:
+        raise ValueError(f"graph does not match {spec}: {B} graph(s) need {B * spec.num_nodes} nodes and "
+                         f"{B * spec.num_edges} edges with one feature, got x {tuple(g.x.shape)} and "
+                         f"edge_attr {tuple(g.edge_attr.shape)}")
