@@ -1,0 +1,123 @@
+"""Augmentation throughput: every augmentation through the vectorised Batch path against the
+per-graph path (transform each Data, then collate), and weight matching batched against a plain
+numpy + scipy per-pair implementation, measured in the same run.
+
+    python -m experiments.bench_augment [--device cuda] [--batch-size 128] [--spec 2-32-32-1]
+"""
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+import torch
+from scipy.optimize import linear_sum_assignment
+
+import nngraph
+from augment import AUGMENTATIONS, build, weight_matching
+
+NUM_CLASSES = 10
+
+
+def rate(fn, n: int, device: torch.device, min_time: float) -> float:
+    """Items per second of ``fn`` processing ``n`` items (median of timed repeats after a warm-up)."""
+    fn()
+    times = []
+    start = time.perf_counter()
+    while time.perf_counter() - start < min_time or len(times) < 3:
+        t = time.perf_counter()
+        fn()
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        times.append(time.perf_counter() - t)
+    return n / sorted(times)[len(times) // 2]
+
+
+def numpy_weight_matching(wa, ba, wb, bb, rng: np.random.Generator, max_iter: int = 100):
+    """Baseline: Weight Matching for one pair on numpy layers (``[out, in]``, ``[out]``), one
+    assignment per layer visit; returns ``b``'s aligned layers."""
+    H = len(wb) - 1
+    perms = [np.arange(w.shape[0]) for w in wb[:-1]]
+    for _ in range(max_iter):
+        progress = False
+        for h in rng.permutation(H):
+            w_in = wb[h] if h == 0 else wb[h][:, perms[h - 1]]
+            w_out = wb[h + 1] if h + 1 == H else wb[h + 1][perms[h + 1], :]
+            sim = wa[h] @ w_in.T + np.outer(ba[h], bb[h]) + wa[h + 1].T @ w_out
+            rows, cols = linear_sum_assignment(sim, maximize=True)
+            if sim[rows, cols].sum() > sim[rows, perms[h]].sum() + 1e-10 * abs(sim[rows, cols].sum()):
+                progress = True
+                perms[h] = cols
+        if not progress:
+            break
+    weights, biases = list(wb), list(bb)
+    for h, p in enumerate(perms):
+        weights[h], biases[h] = weights[h][p], biases[h][p]
+        weights[h + 1] = weights[h + 1][:, p]
+    return weights, biases
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    ap.add_argument("--batch-size", type=int, default=128)
+    ap.add_argument("--spec", default="2-32-32-1")
+    ap.add_argument("--min-time", type=float, default=0.5, help="seconds of timed repeats per measurement")
+    ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    args = ap.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    sizes = tuple(int(n) for n in args.spec.split("-"))
+    B = args.batch_size
+    torch.manual_seed(0)
+
+    def graphs_of(spec):
+        w, b = nngraph.init_params(spec, B, device=device)
+        params = torch.cat([t.reshape(B, -1) for t in w] + [t.reshape(B, -1) for t in b], 1)
+        y = torch.randint(0, NUM_CLASSES, (B,), device=device)
+        return [nngraph.to_graph(p, spec, y=y[i:i + 1]) for i, p in enumerate(params)]
+
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
+    print(f"spec {args.spec}, batch {B}, device {device} ({name}), torch {torch.__version__}, "
+          f"{torch.get_num_threads()} CPU threads")
+    print(f"{'augmentation':<29} {'per-Data graphs/s':>18} {'Batch graphs/s':>15} {'speed-up':>9}")
+    for aug in AUGMENTATIONS:
+        if aug == "none":
+            continue
+        spec = nngraph.NetworkSpec(sizes, "relu" if aug == "relu_scale" else "sine")
+        graphs = graphs_of(spec)
+        batch = nngraph.collate(graphs)
+        per_graph = build(aug, NUM_CLASSES, dataset=graphs)  # mixup: partners drawn from the dataset
+        whole = build(aug, NUM_CLASSES)  # mixup: partners drawn within the batch
+        base = rate(lambda: nngraph.collate([per_graph(g) for g in graphs]), B, device, args.min_time)
+        fast = rate(lambda: whole(batch), B, device, args.min_time)
+        print(f"{aug:<29} {base:>18,.0f} {fast:>15,.0f} {fast / base:>8.1f}x")
+
+    spec = nngraph.NetworkSpec(sizes)
+    a, b = nngraph.collate(graphs_of(spec)), nngraph.collate(graphs_of(spec))
+    (wa, ba), (wb, bb) = nngraph.layer_views(a), nngraph.layer_views(b)
+    pairs = [([w[i].double().cpu().numpy() for w in wa], [t[i].double().cpu().numpy() for t in ba],
+              [w[i].double().cpu().numpy() for w in wb], [t[i].double().cpu().numpy() for t in bb]) for i in range(B)]
+    rng = np.random.default_rng(0)
+    flat_b = nngraph.flat_params(b)
+    d0 = (nngraph.flat_params(a) - flat_b).norm(dim=1)
+
+    def ratio(aligned_flat):
+        return ((nngraph.flat_params(a) - aligned_flat).norm(dim=1) / d0).mean().item()
+
+    out = [numpy_weight_matching(*p, rng) for p in pairs]
+    base_flat = torch.tensor(np.stack([np.concatenate([w.ravel() for w in ws] + list(bs)) for ws, bs in out]),
+                             dtype=flat_b.dtype, device=device)
+    base = rate(lambda: [numpy_weight_matching(*p, rng) for p in pairs], B, device, args.min_time)
+    print(f"\nweight matching, {B} pairs of {spec}: pairs/s (mean distance after / before)")
+    print(f"{'numpy + scipy, per pair':<29} {base:>10,.0f}   ({ratio(base_flat):.3f})")
+    for signed in (False, True):
+        fast = rate(lambda: weight_matching(a, b, signed=signed), B, device, args.min_time)
+        label = f"batched{' signed' if signed else ''} (nngraph graphs)"
+        print(f"{label:<29} {fast:>10,.0f}   ({ratio(nngraph.flat_params(weight_matching(a, b, signed=signed))):.3f})"
+              f"  {fast / base:.1f}x")
+
+
+if __name__ == "__main__":
+    main()
