@@ -1,0 +1,151 @@
+"""Relation Transformer over neural graphs (Zhang et al., 2023; Kofinas, Zhang et al., 2024, NG-T).
+
+Neurons are nodes (state from the bias), weights are edges (state from the weight), and attention
+reads both: node ``i`` attends to its neighbours ``j`` with
+
+    q_ij = W_q x_i + Q_e e_ij,   k_ij = W_k x_j + K_e e_ij,   v_ij = (W_v x_j) * V_1 e_ij + V_2 e_ij,
+
+after which nodes and edges are updated by residual MLPs. Messages flow along every edge in both
+directions: edge ``j -> i`` of the network and its reverse ``i -> j`` carry the same weight, and
+each keeps its own state (``e_ji`` is the reverse direction's state).
+
+Layout: every graph of a batch has one spec, so states are stored node-major, ``[N, B, dim]`` for
+nodes and ``[M, B, dim]`` for directed edges; gathers and scatters then index the spec's own
+``[2, E]`` edge index once for the whole batch and move contiguous ``B * dim`` rows.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+from torch_geometric.data import Data
+
+import nngraph
+
+from .encoding import FourierFeatures, check_batch
+from .message_graph import MessageGraph
+from .relational_attention import relational_attention
+
+ATTENTION = ("edges", "all")
+
+
+# One layer ------------------------------------------------------------------------------------
+class RelationTransformerLayer(nn.Module):
+    """Relational attention, node update and (optionally) edge update, each residual + LayerNorm.
+
+    The edge MLP's first layer reads ``(e_ij, e_ji, x_i, x_j)`` as a sum of four projections (see
+    `MessageGraph.edge_input`); the ``e_ji`` term moves the projection of ``e`` to the opposite
+    edges, which equals projecting the moved states.
+    """
+
+    def __init__(self, node_dim: int, edge_dim: int, attention_dim: int, num_heads: int, node_hidden: int,
+                 edge_hidden: int, dropout: float = 0.0, update_edges: bool = True):
+        super().__init__()
+        self.num_heads, self.update_edges = num_heads, update_edges
+        self.node_qkv = nn.Linear(node_dim, 3 * attention_dim, bias=False)
+        self.edge_qkv = nn.Linear(edge_dim, 4 * attention_dim, bias=False)  # Q_e, K_e, V_1, V_2
+        self.attention_out = nn.Linear(attention_dim, node_dim)
+        self.node_norm1 = nn.LayerNorm(node_dim)
+        self.node_mlp = nn.Sequential(nn.Linear(node_dim, node_hidden), nn.GELU(), nn.Linear(node_hidden, node_dim))
+        self.node_norm2 = nn.LayerNorm(node_dim)
+        self.dropout = nn.Dropout(dropout)
+        if update_edges:
+            self.edge_pair = nn.Linear(edge_dim, 2 * edge_hidden, bias=False)  # reads e_ij, and e_ji once moved
+            self.node_to_edge = nn.Linear(node_dim, 2 * edge_hidden)  # receiver and sender terms
+            self.edge_out = nn.Linear(edge_hidden, edge_dim)
+            self.edge_norm1 = nn.LayerNorm(edge_dim)
+            self.edge_mlp = nn.Sequential(nn.Linear(edge_dim, edge_hidden), nn.GELU(), nn.Linear(edge_hidden, edge_dim))
+            self.edge_norm2 = nn.LayerNorm(edge_dim)
+
+    def forward(self, h: torch.Tensor, e: torch.Tensor, graph: MessageGraph) -> tuple[torch.Tensor, torch.Tensor]:
+        """``h [N, B, node_dim]``, ``e [M, B, edge_dim]``."""
+        attended = relational_attention(self.node_qkv(h), e, self.edge_qkv.weight, graph.receivers, graph.senders,
+                                        self.num_heads)
+        h = self.node_norm1(h + self.dropout(self.attention_out(attended)))
+        h = self.node_norm2(h + self.dropout(self.node_mlp(h)))
+        if self.update_edges:
+            z = graph.edge_input(self.edge_pair(e), self.node_to_edge(h))
+            e = self.edge_norm1(e + self.dropout(self.edge_out(F.gelu(z))))
+            e = self.edge_norm2(e + self.dropout(self.edge_mlp(e)))
+        return h, e
+
+
+# The model -----------------------------------------------------------------------------------
+class RelationTransformer(nn.Module):
+    """Classifier of networks of one `nngraph.NetworkSpec`, reading their graph batches.
+
+    ``model(batch) -> logits [num_graphs, num_classes]``. Invariant to permutations of hidden
+    neurons: node positions are ``spec.node_role`` embeddings (one per input neuron, one per output
+    neuron, one shared by each hidden layer's neurons), and the readout concatenates the output
+    neurons' final states.
+
+    Args:
+        spec: the spec of the networks the model reads.
+        num_classes: number of logits.
+        num_layers: relation transformer layers. (default: 4)
+        node_dim: node state size. (default: 64)
+        edge_dim: edge state size. (default: 32)
+        num_heads: attention heads. (default: 8)
+        attention_dim: size of queries, keys and values (all heads). (default: 128)
+        node_hidden: hidden size of the node MLP. (default: 128)
+        edge_hidden: hidden size of the edge MLPs. (default: 64)
+        readout_hidden: hidden size of the classifier MLP. (default: 128)
+        num_frequencies: Fourier frequencies encoding each weight and bias. (default: 128)
+        fourier_sigma: their standard deviation; about 1 suits inputs normalised per layer. (default: 1.0)
+        attention: ``"edges"`` (each neuron attends to the neurons it is connected to) or ``"all"``
+            (to every neuron of its network, non-edges reading a learned "no edge" state). (default: "edges")
+        dropout: dropout in the residual branches. (default: 0.0)
+    """
+
+    def __init__(self, spec: nngraph.NetworkSpec, num_classes: int, num_layers: int = 4, node_dim: int = 64,
+                 edge_dim: int = 32, num_heads: int = 8, attention_dim: int = 128, node_hidden: int = 128,
+                 edge_hidden: int = 64, readout_hidden: int = 128, num_frequencies: int = 128,
+                 fourier_sigma: float = 1.0, attention: str = "edges", dropout: float = 0.0):
+        super().__init__()
+        if not isinstance(spec, nngraph.NetworkSpec):
+            raise ValueError(f"spec: expected an nngraph.NetworkSpec, got {type(spec).__name__}")
+        if attention not in ATTENTION:
+            raise ValueError(f"attention: expected one of {ATTENTION}, got {attention!r}")
+        sizes = dict(num_classes=num_classes, num_layers=num_layers, node_dim=node_dim, edge_dim=edge_dim,
+                     num_heads=num_heads, attention_dim=attention_dim, node_hidden=node_hidden,
+                     edge_hidden=edge_hidden, readout_hidden=readout_hidden)
+        for name, value in sizes.items():
+            if not (isinstance(value, int) and value >= 1):
+                raise ValueError(f"{name}: expected a positive integer, got {value!r}")
+        if not 0 <= dropout < 1:
+            raise ValueError(f"dropout: expected a probability in [0, 1), got {dropout!r}")
+        if attention_dim % num_heads:
+            raise ValueError(f"attention_dim: expected a multiple of num_heads={num_heads}, got {attention_dim}")
+        self.spec, self.num_classes, self.attention = spec, num_classes, attention
+        self.graph = MessageGraph(spec, all_pairs=attention == "all")
+        self.encode_bias = FourierFeatures(node_dim, num_frequencies, fourier_sigma)
+        self.encode_weight = FourierFeatures(edge_dim, num_frequencies, fourier_sigma)
+        self.role = nn.Embedding(spec.num_roles, node_dim)
+        self.direction = nn.Parameter(torch.randn(2, edge_dim) * 0.02)  # forward / reverse edge
+        self.no_edge = nn.Parameter(torch.randn(edge_dim) * 0.02) if attention == "all" else None
+        self.register_buffer("node_role", spec.node_role.clone(), persistent=False)
+        self.layers = nn.ModuleList([
+            # The readout reads nodes only, so the last layer's edge update would be unused.
+            RelationTransformerLayer(node_dim, edge_dim, attention_dim, num_heads, node_hidden, edge_hidden,
+                                     dropout, update_edges=l < num_layers - 1)
+            for l in range(num_layers)])
+        n_out = spec.layer_sizes[-1]
+        self.readout = nn.Sequential(nn.Linear(n_out * node_dim, readout_hidden), nn.ReLU(),
+                                     nn.Linear(readout_hidden, num_classes))
+
+    def forward(self, batch: Data) -> torch.Tensor:
+        spec = self.spec
+        B = check_batch(batch, spec, type(self).__name__)
+        N, E = spec.num_nodes, spec.num_edges
+        biases = batch.x.reshape(B, N).t()
+        weights = batch.edge_attr.reshape(B, E).t()
+        h = self.encode_bias(biases) + self.role(self.node_role).unsqueeze(1)
+        w = self.encode_weight(weights)
+        e = self.graph.edge_states(w + self.direction[0], w + self.direction[1], self.no_edge)
+        for layer in self.layers:
+            h, e = layer(h, e, self.graph)
+        out = h[N - spec.layer_sizes[-1]:].transpose(0, 1).reshape(B, -1)
+        return self.readout(out)
+
+    def extra_repr(self) -> str:
+        return f"spec={self.spec}, attention={self.attention!r}"

@@ -1,0 +1,133 @@
+import pytest
+import torch
+from torch_geometric.data import Batch
+
+import nngraph
+from models import DWSLayer, DWSNet
+from models.dwsnet import pieces_of, to_pieces
+from tests.models.conftest import TwoNetworkTask, nontrivial_perms, random_batch, sine_spec, train
+
+
+@pytest.mark.parametrize("num_hidden", [1, 2, 3, 4, 5])
+def test_invariant_to_hidden_neuron_permutations(num_hidden):
+    gen = torch.Generator().manual_seed(num_hidden)
+    spec = sine_spec(gen, num_hidden)
+    model = DWSNet(spec, 5, hidden_dim=16, num_layers=2).eval()
+    batch = random_batch(spec, 4, gen)
+    permuted = nngraph.permute(batch, nontrivial_perms(batch, gen))
+    with torch.no_grad():
+        logits, logits_permuted = model(batch), model(permuted)
+        moved = model(nngraph.with_flat_params(batch, nngraph.flat_params(batch) * 1.5))
+    assert logits.shape == (4, 5)
+    assert (logits - logits_permuted).abs().max() < 1e-4
+    assert (logits - moved).abs().max() > 1e-4
+
+
+def test_default_model_is_invariant():
+    gen = torch.Generator().manual_seed(3)
+    spec = nngraph.NetworkSpec((2, 32, 32, 1))
+    model = DWSNet(spec, 10).eval()
+    batch = random_batch(spec, 3, gen)
+    with torch.no_grad():
+        diff = model(batch) - model(nngraph.permute(batch, nontrivial_perms(batch, gen)))
+    assert diff.abs().max() < 1e-4
+
+
+def permute_pieces(spec, xs, perms):
+    """Permute every hidden axis of every piece: ``perms[a - 1]`` is ``[B, n_a]`` for hidden layer ``a``."""
+    out = []
+    for piece, x in zip(pieces_of(spec), xs):
+        for k, layer in enumerate(piece.axes):
+            index = perms[layer - 1].reshape(x.shape[0], *[1] * k, -1, *[1] * (x.dim() - k - 2))
+            x = x.gather(1 + k, index.expand(*x.shape[:1 + k], -1, *x.shape[2 + k:]))
+        out.append(x)
+    return out
+
+
+@pytest.mark.parametrize("num_hidden", [1, 2, 3, 4])
+def test_layer_is_equivariant(num_hidden):
+    gen = torch.Generator().manual_seed(10 + num_hidden)
+    spec = sine_spec(gen, num_hidden)
+    layer = DWSLayer(spec, 3, 4)
+    batch = random_batch(spec, 2, gen)
+    perms = nontrivial_perms(batch, gen)
+    xs = [torch.randn(*x.shape[:-1], x.shape[-1] * 3, generator=gen)
+          for x in to_pieces(spec, *nngraph.layer_views(batch))]
+    with torch.no_grad():
+        out = permute_pieces(spec, layer(xs), perms)
+        out_permuted = layer(permute_pieces(spec, xs, perms))
+    for a, b in zip(out, out_permuted):
+        assert torch.allclose(a, b, atol=1e-5)
+    # Pieces as read from a permuted network are the permuted pieces (the layout is consistent).
+    read = to_pieces(spec, *nngraph.layer_views(nngraph.permute(batch, perms)))
+    for a, b in zip(read, permute_pieces(spec, to_pieces(spec, *nngraph.layer_views(batch)), perms)):
+        assert torch.equal(a, b)
+
+
+def flat_pieces(xs):
+    return torch.cat([x.reshape(x.shape[0], -1) for x in xs], dim=1)
+
+
+@pytest.mark.parametrize("sizes", [(2, 3, 2, 2), (1, 2, 3, 2, 1), (2, 3, 1), (3, 2)])
+def test_layer_spans_every_equivariant_linear_map(sizes):
+    """With one channel, the maps the layer can express (its Jacobians, one per parameter) span
+    exactly the solutions ``L`` of ``L P_g = P_g L`` for the hidden-neuron permutations ``g``."""
+    spec = nngraph.NetworkSpec(sizes)
+    P = spec.num_params
+    basis = nngraph.to_batch(torch.eye(P, dtype=torch.float64), spec)
+
+    def canonical(batch):  # the networks of a batch as rows of piece coordinates
+        return flat_pieces(to_pieces(spec, *nngraph.layer_views(batch)))
+
+    T = canonical(basis)  # flat parameters -> piece coordinates (a permutation matrix)
+    constraints = []
+    for l, n in enumerate(spec.hidden_sizes):
+        for cycle in (torch.arange(n).roll(1), torch.tensor([1, 0] + list(range(2, n))) if n > 1 else torch.arange(n)):
+            perms = [cycle if k == l else torch.arange(m) for k, m in enumerate(spec.hidden_sizes)]
+            G = T.t() @ canonical(nngraph.permute(basis, perms))  # the permutation in piece coordinates
+            eye = torch.eye(P, dtype=torch.float64)
+            constraints.append(torch.kron(eye, G.t().contiguous()) - torch.kron(G, eye))  # row-major vec(L G - G L)
+    dimension = P * P - (torch.linalg.matrix_rank(torch.cat(constraints)) if constraints else 0)
+
+    layer = DWSLayer(spec, 1, 1).double()
+    params = [p for name, p in layer.named_parameters() if name != "from_invariants.bias"]
+    maps = []
+    with torch.no_grad():
+        for p in params:
+            for i in range(p.numel()):
+                for q in layer.parameters():
+                    q.zero_()
+                p.view(-1)[i] = 1
+                L = T.t() @ flat_pieces(layer(to_pieces(spec, *nngraph.layer_views(basis))))
+                for c in constraints:
+                    assert c.matmul(L.reshape(-1)).abs().max() < 1e-12  # each map is equivariant
+                maps.append(L.reshape(-1))
+    assert torch.linalg.matrix_rank(torch.stack(maps)) == dimension
+
+
+def test_learns_a_task_that_needs_invariance():
+    torch.manual_seed(0)
+    gen = torch.Generator().manual_seed(0)
+    spec = nngraph.NetworkSpec((2, 8, 8, 1))
+    model = DWSNet(spec, 2, hidden_dim=16, num_layers=2, readout_hidden=32)
+    losses = train(model, TwoNetworkTask(spec, gen, noise=0.5), steps=150, lr=1e-3)
+    assert sum(losses[:10]) / 10 > 0.4
+    assert sum(losses[-30:]) / 30 < 0.15
+
+
+def test_rejects_batches_it_was_not_built_for():
+    gen = torch.Generator().manual_seed(0)
+    spec, other = nngraph.NetworkSpec((2, 6, 5, 1)), nngraph.NetworkSpec((2, 5, 6, 1))
+    model = DWSNet(spec, 3, hidden_dim=8)
+    with pytest.raises(ValueError, match="built for"):
+        model(random_batch(other, 2, gen))
+    mixed = Batch.from_data_list(random_batch(spec, 1, gen).to_data_list() + random_batch(other, 1, gen).to_data_list())
+    with pytest.raises(ValueError, match="one spec"):
+        model(mixed)
+
+
+@pytest.mark.parametrize("kwargs, match", [(dict(hidden_dim=0), "hidden_dim"), (dict(num_layers=-1), "num_layers"),
+                                           (dict(dropout=-0.1), "dropout")])
+def test_rejects_bad_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        DWSNet(nngraph.NetworkSpec((2, 4, 1)), 2, **kwargs)

@@ -1,0 +1,103 @@
+import pytest
+import torch
+from torch_geometric.data import Batch
+
+import nngraph
+from models import RelationTransformer
+from tests.models.conftest import TwoNetworkTask, nontrivial_perms, random_batch, sine_spec, train
+
+SMALL = dict(num_layers=2, node_dim=16, edge_dim=8, num_heads=4, attention_dim=16, node_hidden=16, edge_hidden=16,
+             readout_hidden=16)
+
+
+@pytest.mark.parametrize("attention", ["edges", "all"])
+@pytest.mark.parametrize("num_hidden", [1, 2, 3, 4, 5])
+def test_invariant_to_hidden_neuron_permutations(num_hidden, attention):
+    gen = torch.Generator().manual_seed(num_hidden)
+    spec = sine_spec(gen, num_hidden)
+    model = RelationTransformer(spec, 5, attention=attention, **SMALL).eval()
+    batch = random_batch(spec, 4, gen)
+    permuted = nngraph.permute(batch, nontrivial_perms(batch, gen))
+    assert not torch.equal(permuted.edge_attr, batch.edge_attr)
+    with torch.no_grad():
+        logits, logits_permuted = model(batch), model(permuted)
+        # A change that is not a symmetry does change the output, so the check above can fail.
+        moved = model(nngraph.with_flat_params(batch, nngraph.flat_params(batch) * 1.5))
+    assert logits.shape == (4, 5)
+    assert (logits - logits_permuted).abs().max() < 1e-4
+    assert (logits - moved).abs().max() > 1e-3
+
+
+@pytest.mark.parametrize("attention", ["edges", "all"])
+def test_default_model_is_invariant(attention):
+    gen = torch.Generator().manual_seed(7)
+    spec = nngraph.NetworkSpec((2, 32, 32, 1))
+    model = RelationTransformer(spec, 10, attention=attention).eval()
+    batch = random_batch(spec, 3, gen)
+    with torch.no_grad():
+        diff = model(batch) - model(nngraph.permute(batch, nontrivial_perms(batch, gen)))
+    assert diff.abs().max() < 1e-4
+
+
+def test_graphs_of_a_batch_do_not_interact():
+    gen = torch.Generator().manual_seed(1)
+    spec = nngraph.NetworkSpec((2, 6, 5, 1))
+    model = RelationTransformer(spec, 3, **SMALL).eval()
+    batch = random_batch(spec, 5, gen, y=torch.arange(5))
+    graphs = batch.to_data_list()
+    with torch.no_grad():
+        together = model(batch)
+        alone = torch.cat([model(g) for g in graphs])  # a single Data is a batch of one
+        via_pyg = model(Batch.from_data_list(graphs))
+    assert torch.allclose(together, alone, atol=1e-5)
+    assert torch.allclose(together, via_pyg, atol=1e-6)
+
+
+@pytest.mark.parametrize("attention", ["edges", "all"])
+def test_learns_a_task_that_needs_invariance(attention):
+    torch.manual_seed(0)
+    gen = torch.Generator().manual_seed(0)
+    spec = nngraph.NetworkSpec((2, 8, 8, 1))
+    model = RelationTransformer(spec, 2, attention=attention, **{**SMALL, "node_dim": 32, "edge_dim": 16,
+                                                                  "attention_dim": 32})
+    losses = train(model, TwoNetworkTask(spec, gen, noise=0.5), steps=150, lr=1e-3)
+    assert sum(losses[:10]) / 10 > 0.4  # starts near chance, ln 2 = 0.69
+    assert sum(losses[-30:]) / 30 < 0.15
+
+
+def test_rejects_batches_it_was_not_built_for():
+    gen = torch.Generator().manual_seed(0)
+    spec, other = nngraph.NetworkSpec((2, 6, 5, 1)), nngraph.NetworkSpec((2, 6, 4, 1))
+    model = RelationTransformer(spec, 3, **SMALL)
+    with pytest.raises(ValueError, match="built for"):
+        model(random_batch(other, 2, gen))
+    mixed = Batch.from_data_list(random_batch(spec, 1, gen).to_data_list() + random_batch(other, 1, gen).to_data_list())
+    with pytest.raises(ValueError, match="one spec"):
+        model(mixed)
+    broken = random_batch(spec, 2, gen)
+    broken.edge_attr = broken.edge_attr[:-1]
+    with pytest.raises(ValueError, match="edge_attr"):
+        model(broken)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(attention="dense"), "attention"),
+    (dict(num_heads=3), "attention_dim"),
+    (dict(num_layers=0), "num_layers"),
+    (dict(node_dim=0), "node_dim"),
+    (dict(dropout=1.0), "dropout"),
+])
+def test_rejects_bad_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        RelationTransformer(nngraph.NetworkSpec((2, 4, 1)), 2, **kwargs)
+    with pytest.raises(ValueError, match="spec"):
+        RelationTransformer((2, 4, 1), 2)
+
+
+def test_state_dict_round_trip_keeps_the_fourier_frequencies():
+    spec = nngraph.NetworkSpec((2, 4, 3, 1))
+    a, b = RelationTransformer(spec, 2, **SMALL), RelationTransformer(spec, 2, **SMALL)
+    b.load_state_dict(a.state_dict())
+    batch = random_batch(spec, 2, torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        assert torch.equal(a(batch), b(batch))
