@@ -13,3 +13,11 @@ __all__ = [
     "to_batch", "to_graph", "to_module", "to_params", "flat_params", "layer_views", "num_graphs",
     "with_flat_params", "with_layers", "DataLoader", "collate", "invert", "permute", "random_perms", "to_networkx",
 ]
+from .fitting import FitResult, fit_inrs
+from .build import build_inr_dataset
+from .dataset import INRDataset
+from .normalize import Normalize
+from .render import coordinate_grid, render_image, render_sdf
+
+__all__ += ["FitResult", "fit_inrs", "build_inr_dataset", "INRDataset", "Normalize", "coordinate_grid",
+            "render_image", "render_sdf"]

@@ -1,0 +1,59 @@
+"""Fit an INR dataset: one SIREN per image or shape, written as safetensors shards plus a manifest.
+
+    python -m experiments.fit_inrs --dataset fmnist --views 10 --out DIR
+
+Datasets: fmnist-subset (the embedded subset, default), fmnist (the Debian package's files), mnist
+(--root: a folder with the four IDX files), modelnet10 (the point clouds in
+../shared/data/modelnet10_pointclouds.npz), modelnet40 (--root: the official OFF layout).
+Killed at any point, the same command resumes where it stopped.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import nngraph
+from nngraph.build import DATASETS
+
+REPO = Path(__file__).resolve().parents[1]
+SUBSET_DIR = Path(__file__).resolve().parent / "data" / "fashion-mnist-subset"
+MODELNET10_NPZ = REPO.parent / "shared" / "data" / "modelnet10_pointclouds.npz"
+DEFAULT_ROOTS = {"fmnist-subset": SUBSET_DIR, "modelnet10": MODELNET10_NPZ}
+
+
+def build(dataset: str = "fmnist-subset", out: str | Path = "runs/inrs/fmnist-subset", root=None, **kwargs) -> dict:
+    """`nngraph.build_inr_dataset` with this repository's default data locations."""
+    return nngraph.build_inr_dataset(dataset, out, root=root if root is not None else DEFAULT_ROOTS.get(dataset), **kwargs)
+
+
+def main(argv=None) -> dict:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--dataset", default="fmnist-subset", choices=sorted(DATASETS))
+    p.add_argument("--out", default=None, help="output folder (default runs/inrs/<dataset>-v<views>)")
+    p.add_argument("--root", default=None, help="where the source data is (default: per dataset)")
+    p.add_argument("--views", type=int, default=1, help="INRs per training object (validation/test: 1)")
+    p.add_argument("--limit", type=int, default=None, help="only the first N objects of each official split")
+    p.add_argument("--steps", type=int, default=None, help="updates per INR (default: the paper's 1000)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available)")
+    p.add_argument("--batch-size", type=int, default=None, help="INRs fitted at once")
+    p.add_argument("--shard-size", type=int, default=None, help="INRs per shard")
+    p.add_argument("--sdf-points", type=int, default=None, help="SDF samples per shape (default 250000)")
+    p.add_argument("--points-per-step", type=int, default=None, help="SDF samples per update (default 4096)")
+    p.add_argument("--compile", action="store_true", help="torch.compile the fitting step (CUDA)")
+    p.add_argument("--no-progress", action="store_true")
+    a = p.parse_args(argv)
+    import torch
+    device = a.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    out = a.out or REPO / "runs" / "inrs" / f"{a.dataset}-v{a.views}"
+    manifest = build(a.dataset, out, a.root, views=a.views, limit=a.limit, steps=a.steps, seed=a.seed,
+                     device=device, batch_size=a.batch_size, shard_size=a.shard_size, sdf_points=a.sdf_points,
+                     points_per_step=a.points_per_step, compile=a.compile, progress=not a.no_progress)
+    print(f"wrote {out}: {len(manifest['shards'])} shards")
+    print(json.dumps(manifest["summary"], indent=1))
+    return manifest
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,269 @@
+"""Building an INR dataset: one SIREN per image or shape (``views`` independently initialised fits per
+training object), written as shards plus a manifest (see `nngraph.shards`).
+
+The work is a fixed list of shards, each a deterministic function of its objects and seeds, fitted
+and written one at a time. Rerunning the same build into the same folder skips shards that are
+already there and verified, so a killed build resumes and ends with exactly the INRs an
+uninterrupted build writes.
+
+Splits (recorded in the manifest): the validation split is a fixed random subset (seed
+``SPLIT_SEED``) of the official training split, ``VAL_FRACTION`` of it (Fashion-MNIST: 5K of 60K,
+scaled alike for subsets and ``limit``; ModelNet: 10%); test is the official test split. Training
+objects get ``views`` INRs (views ``0..views-1``), validation and test objects view 0 only.
+
+Each INR's initialisation is seeded by ``inr_seed(seed, source split, object, view)`` and each shape's
+SDF samples by ``inr_seed(seed, "sdf", source split, object)``, so neither depends on sharding or
+batching. The manifest's ``summary`` gives per-split PSNR (for shapes: ``-10 log10`` of the SDF's
+MSE), loss and steps; ``stats`` the per-layer weight and bias statistics of the training split.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from . import sdf as sdf_mod
+from .fitting import fit_inrs
+from .render import coordinate_grid
+from .shards import (layer_stats, load_shard, read_manifest, read_shard_metadata, remove_temp_files,
+                     sha256_file, write_manifest, write_shard)
+from .sources import (FASHION_MNIST_DIR, load_fashion_mnist, load_mnist, load_modelnet_npz,
+                      load_modelnet_off, normalize_unit_sphere, read_off)
+from .spec import NetworkSpec
+
+SPLIT_SEED = 0
+SPLITS = ("train", "val", "test")
+
+
+@dataclass(frozen=True)
+class FitRecipe:
+    """How one kind of INR is fitted (paper, Appendix E)."""
+    layer_sizes: tuple[int, ...]
+    steps: int
+    lr: float
+    optimizer: str
+    psnr_stop: float | None
+    points_per_step: int | None = None
+    sdf_points: int | None = None
+
+    def spec(self) -> NetworkSpec:
+        return NetworkSpec(self.layer_sizes, "sine", 30.0)
+
+
+IMAGE_RECIPE = FitRecipe((2, 32, 32, 1), steps=1000, lr=5e-4, optimizer="adam", psnr_stop=40.0)
+SHAPE_RECIPE = FitRecipe((3, 32, 32, 32, 32, 32, 1), steps=1000, lr=1e-4, optimizer="adamw", psnr_stop=None,
+                         points_per_step=4096, sdf_points=250_000)
+# dataset name -> (kind, default root); kind picks the loader, recipe and validation share
+DATASETS = {
+    "fmnist-subset": ("fmnist", None),
+    "fmnist": ("fmnist", FASHION_MNIST_DIR),
+    "mnist": ("mnist", None),
+    "modelnet10": ("npz", None),
+    "modelnet40": ("off", None),
+}
+VAL_FRACTION = {"fmnist": 5000 / 60000, "mnist": 5000 / 60000, "npz": 0.1, "off": 0.1}
+DEFAULT_SHARD_SIZE = {"image": 4096, "shape": 256}
+
+
+def inr_seed(*parts) -> int:
+    """A 63-bit seed from labelled parts, e.g. ``inr_seed(seed, "train", object, view)``."""
+    digest = hashlib.blake2b("/".join(map(str, parts)).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "little") & (2 ** 63 - 1)
+
+
+class _Source:
+    """The objects of one dataset: labels per official split, and the fitting targets of any of them."""
+
+    def __init__(self, dataset: str, root, limit: int | None):
+        if dataset not in DATASETS:
+            raise ValueError(f"dataset: expected one of {sorted(DATASETS)}, got {dataset!r}")
+        kind, default_root = DATASETS[dataset]
+        root = root if root is not None else default_root
+        if root is None:
+            raise ValueError(f"root: dataset {dataset!r} needs a root (a folder or file to read it from)")
+        self.kind, self.root = kind, Path(root)
+        self.image = kind in ("fmnist", "mnist")
+        load = {"fmnist": load_fashion_mnist, "mnist": load_mnist, "npz": load_modelnet_npz,
+                "off": load_modelnet_off}[kind]
+        self.data = {s: load(self.root, s) for s in ("train", "test")}
+        self.classes = self.data["train"].classes
+        self.limit = limit
+        self.count = {s: len(d) if limit is None else min(limit, len(d)) for s, d in self.data.items()}
+
+    def labels(self, split: str) -> np.ndarray:
+        return self.data[split].labels[:self.count[split]]
+
+    def describe(self) -> dict:
+        """What identifies the source: its files' checksums (mesh folders: their shapes' names and sizes),
+        not where it lies."""
+        if self.image:
+            files = [Path(f) for s in ("train", "test") for f in self.data[s].files]
+            return {"kind": self.kind, "sha256": {f.name: sha256_file(f) for f in files}}
+        if self.kind == "npz":
+            return {"kind": self.kind, "sha256": {self.root.name: sha256_file(self.root)}}
+        listing = "\n".join(f"{p.relative_to(self.root)} {p.stat().st_size}"
+                            for s in ("train", "test") for p in self.data[s].paths)
+        return {"kind": self.kind, "listing_sha256": hashlib.sha256(listing.encode()).hexdigest()}
+
+    def targets(self, split: str, objects: np.ndarray, recipe: FitRecipe, seed: int, device=None):
+        """``(coords, targets)`` for the given objects: a shared grid and grey levels in ``[0, 1]``,
+        or per-object SDF samples (deterministic in ``seed``)."""
+        data = self.data[split]
+        if self.image:
+            images = torch.from_numpy(data.images[objects]).float().div_(255)
+            coords = coordinate_grid(*images.shape[1:])
+            return coords, images.reshape(len(objects), -1, 1)
+        coords, values = [], []
+        for obj in objects.tolist():  # one shape at a time: SDF sampling is per-shape work
+            if data.points is not None:
+                shape = normalize_unit_sphere(data.points[obj])[0]
+            else:
+                verts, faces = read_off(data.paths[obj])
+                shape = (normalize_unit_sphere(verts)[0], faces)
+            q, s = sdf_mod.sdf_samples(shape, recipe.sdf_points, inr_seed(seed, "sdf", split, obj), device=device)
+            coords.append(torch.from_numpy(q))
+            values.append(torch.from_numpy(s))
+        return torch.stack(coords), torch.stack(values).unsqueeze(-1)
+
+
+def make_splits(source: _Source) -> dict[str, dict]:
+    n = source.count["train"]
+    n_val = int(round(n * VAL_FRACTION[source.kind]))
+    perm = np.random.default_rng(SPLIT_SEED).permutation(n)
+    return {"train": {"source_split": "train", "objects": np.sort(perm[n_val:]).tolist()},
+            "val": {"source_split": "train", "objects": np.sort(perm[:n_val]).tolist()},
+            "test": {"source_split": "test", "objects": list(range(source.count["test"]))}}
+
+
+def _plan(splits: dict, views: int, shard_size: int) -> list[dict]:
+    units = []
+    for split in SPLITS:
+        v = views if split == "train" else 1
+        per = max(1, shard_size // v)
+        n = len(splits[split]["objects"])
+        for k, start in enumerate(range(0, n, per)):
+            units.append({"file": f"{split}-{k:05d}.safetensors", "split": split, "start": start,
+                          "stop": min(n, start + per), "views": v})
+    return units
+
+
+def build_inr_dataset(dataset: str, out: str | Path, *, root: str | Path | None = None, views: int = 1,
+                      limit: int | None = None, steps: int | None = None, seed: int = 0, device=None,
+                      batch_size: int | None = None, shard_size: int | None = None,
+                      sdf_points: int | None = None, points_per_step: int | None = None,
+                      compile: bool = False, progress: bool = True,
+                      on_shard: Callable[[Path], None] | None = None) -> dict:
+    """Fit the INR dataset ``dataset`` (one of `DATASETS`) into the folder ``out``; returns the manifest.
+
+    ``root``: where the source is (an IDX folder, the ModelNet10 ``.npz`` or a ModelNet40 folder);
+    ``limit``: only the first ``limit`` objects of each official split; ``steps``, ``sdf_points``,
+    ``points_per_step``: override the recipe; ``seed``: INR initialisations and SDF samples;
+    ``device``, ``batch_size``, ``compile``: how to fit (not part of the result's identity);
+    ``shard_size``: INRs per shard; ``on_shard(path)`` is called after each shard is written.
+    Rerunning with the same arguments resumes; different arguments into a used folder is an error.
+    """
+    if not isinstance(views, int) or views < 1:
+        raise ValueError(f"views: expected a positive integer, got {views!r}")
+    if limit is not None and (not isinstance(limit, int) or limit < 1):
+        raise ValueError(f"limit: expected a positive integer or None, got {limit!r}")
+    source = _Source(dataset, root, limit)
+    base = IMAGE_RECIPE if source.image else SHAPE_RECIPE
+    recipe = FitRecipe(base.layer_sizes, steps if steps is not None else base.steps, base.lr, base.optimizer,
+                       base.psnr_stop, points_per_step or base.points_per_step,
+                       None if source.image else (sdf_points or base.sdf_points))
+    spec = recipe.spec()
+    shard_size = shard_size or DEFAULT_SHARD_SIZE["image" if source.image else "shape"]
+    splits = make_splits(source)
+    for split in SPLITS:
+        splits[split]["count"] = len(splits[split]["objects"])
+    config = {"dataset": dataset, "source": source.describe(), "limit": limit, "seed": seed,
+              "spec": spec.to_dict(), "fit": {k: v for k, v in vars(recipe).items() if k != "layer_sizes"},
+              "views": {s: views if s == "train" else 1 for s in SPLITS}, "split_seed": SPLIT_SEED,
+              "val_fraction": VAL_FRACTION[source.kind], "splits": splits, "shard_size": shard_size}
+    config_id = hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()
+    units = _plan(splits, views, shard_size)
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    remove_temp_files(out)
+    old = read_manifest(out) if (out / "manifest.json").exists() else None
+    if old is not None and old.get("config_id") != config_id:
+        raise ValueError(f"out: {out} holds an INR dataset built with other settings; use a new folder")
+    recorded = {e["file"]: e.get("sha256") for e in (old or {}).get("shards", [])}
+    manifest = {"format": "nngraph-inr-dataset", "version": 1, "complete": False, "config_id": config_id,
+                **config, "source_root": str(source.root), "classes": list(source.classes),
+                "num_classes": len(source.classes),
+                "shards": []}
+
+    labels = {s: source.labels(s) for s in ("train", "test")}
+    for unit in units:
+        path = out / unit["file"]
+        digest = _verified(path, recorded.get(unit["file"]), config_id, unit)
+        if digest is None:
+            digest = _fit_unit(source, splits, unit, recipe, spec, seed, labels, path, config_id,
+                               device, batch_size, compile, progress)
+            if on_shard is not None:
+                on_shard(path)
+        entry = {**unit, "rows": (unit["stop"] - unit["start"]) * unit["views"], "sha256": digest}
+        manifest["shards"].append(entry)
+        write_manifest(out, manifest)
+
+    train_files = [out / e["file"] for e in manifest["shards"] if e["split"] == "train"]
+    manifest["stats"] = layer_stats(spec, train_files)
+    manifest["summary"] = _summary(out, manifest["shards"])
+    manifest["complete"] = True
+    write_manifest(out, manifest)
+    return manifest
+
+
+def _verified(path: Path, recorded: str | None, config_id: str, unit: dict) -> str | None:
+    """The sha256 of an existing shard that belongs to this build and unit, else None (refit it)."""
+    if not path.is_file():
+        return None
+    try:
+        meta = read_shard_metadata(path)
+    except ValueError:
+        return None
+    if meta.get("config_id") != config_id or meta.get("unit") != unit:
+        return None
+    digest = sha256_file(path)
+    return digest if recorded in (None, digest) else None
+
+
+def _fit_unit(source, splits, unit, recipe, spec, seed, labels, path, config_id, device, batch_size,
+              compile, progress) -> str:
+    split = splits[unit["split"]]
+    src_split = split["source_split"]
+    objects = np.asarray(split["objects"][unit["start"]:unit["stop"]], dtype=np.int64)
+    V, n = unit["views"], len(objects)
+    view = torch.arange(V).repeat_interleave(n)  # view-major rows
+    obj = torch.from_numpy(objects).repeat(V)
+    seeds = torch.tensor([inr_seed(seed, src_split, o, v) for o, v in zip(obj.tolist(), view.tolist())])
+    coords, targets = source.targets(src_split, objects, recipe, seed, device)
+    result = fit_inrs(coords, targets, spec, steps=recipe.steps, lr=recipe.lr, optimizer=recipe.optimizer,
+                      psnr_stop=recipe.psnr_stop, seeds=seeds, points_per_step=recipe.points_per_step,
+                      target_index=torch.arange(n).repeat(V), device=device, batch_size=batch_size,
+                      compile=compile, progress=progress)
+    tensors = {"params": result.params, "label": torch.from_numpy(labels[src_split][objects]).repeat(V),
+               "object": obj, "view": view, "steps": result.steps, "psnr": result.psnr, "loss": result.loss}
+    meta = {"config_id": config_id, "unit": unit, "spec": spec.to_dict()}
+    return write_shard(path, tensors, meta)
+
+
+def _summary(out: Path, shards: list[dict]) -> dict:
+    summary = {}
+    for split in SPLITS:
+        rows = [load_shard(out / e["file"], keys=("psnr", "steps", "loss")) for e in shards if e["split"] == split]
+        if not rows:
+            continue
+        psnr = torch.cat([r["psnr"] for r in rows]).double()
+        steps = torch.cat([r["steps"] for r in rows]).double()
+        loss = torch.cat([r["loss"] for r in rows]).double()
+        summary[split] = {"inrs": len(psnr), "psnr_mean": psnr.mean().item(), "psnr_min": psnr.min().item(),
+                          "loss_mean": loss.mean().item(), "steps_mean": steps.mean().item()}
+    return summary

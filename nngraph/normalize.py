@@ -1,0 +1,61 @@
+"""Per-layer standardisation of a network graph's weights and biases with training-set statistics."""
+from __future__ import annotations
+
+import torch
+from torch_geometric.data import Data
+from torch_geometric.transforms import BaseTransform
+
+from .convert import spec_of
+from .views import num_graphs
+
+_KEYS = ("weight_mean", "weight_std", "bias_mean", "bias_std")
+
+
+class Normalize(BaseTransform):
+    """Standardise each layer: weights of layer ``l`` become ``(w - weight_mean[l]) / weight_std[l]``,
+    biases alike; input neurons keep ``x = 0``. Works on a graph or a one-spec `Batch` at once.
+
+    Args:
+        stats: ``{"weight_mean", "weight_std", "bias_mean", "bias_std"}``, one value per layer (e.g.
+            `INRDataset.stats`, computed on the training split).
+        eps: floor of the standard deviations.
+    """
+
+    def __init__(self, stats: dict, eps: float = 1e-8):
+        missing = [k for k in _KEYS if k not in stats]
+        if missing:
+            raise ValueError(f"stats: missing {missing}; expected per-layer lists {_KEYS}")
+        lengths = {len(stats[k]) for k in _KEYS}
+        if len(lengths) != 1:
+            raise ValueError(f"stats: expected lists of one length (one value per layer), got lengths {lengths}")
+        self.stats = {k: torch.as_tensor(stats[k], dtype=torch.float32) for k in _KEYS}
+        self.eps = eps
+        self._cache: dict = {}
+
+    def _vectors(self, spec, device):
+        key = (spec, device)
+        if key not in self._cache:
+            L = spec.num_layers
+            if len(self.stats["weight_mean"]) != L:
+                raise ValueError(f"stats: has {len(self.stats['weight_mean'])} layers, the graph's {spec} has {L}")
+            s = {k: v.to(device) for k, v in self.stats.items()}
+            e_layer, n_layer = spec.edge_layer.to(device), spec.node_layer.to(device)
+            bias_of = (n_layer - 1).clamp_min(0)  # node of layer l >= 1 holds a bias of weight l - 1
+            is_input = n_layer == 0
+            self._cache[key] = (
+                s["weight_mean"][e_layer], s["weight_std"].clamp_min(self.eps)[e_layer],
+                torch.where(is_input, 0.0, s["bias_mean"][bias_of]),
+                torch.where(is_input, 1.0, s["bias_std"].clamp_min(self.eps)[bias_of]))
+        return self._cache[key]
+
+    def forward(self, data: Data) -> Data:
+        spec, B = spec_of(data), num_graphs(data)
+        w_mean, w_std, b_mean, b_std = self._vectors(spec, data.x.device)
+        ea = data.edge_attr.reshape(B, spec.num_edges)
+        x = data.x.reshape(B, spec.num_nodes)
+        data.edge_attr = ((ea - w_mean) / w_std).reshape(-1, 1)
+        data.x = ((x - b_mean) / b_std).reshape(-1, 1)
+        return data
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(layers={len(self.stats['weight_mean'])})"

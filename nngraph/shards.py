@@ -1,0 +1,160 @@
+"""On-disk layout of an INR dataset: safetensors shards plus one JSON manifest.
+
+A shard holds the INRs of a fixed block of objects of one split, every view of them, rows ordered
+view-major (view 0 of all its objects, then view 1, ...), so views ``0..k-1`` are the first rows:
+
+| tensor | dtype, shape |
+| --- | --- |
+| ``params`` | float32 ``[rows, P]`` (the library's flat order) |
+| ``label``, ``object``, ``view``, ``steps`` | int64 ``[rows]`` (``object``: index in the source split) |
+| ``psnr``, ``loss`` | float32 ``[rows]`` |
+
+Files are written to a temporary name and moved into place with ``os.replace``, so a shard or manifest
+under its final name is always whole; checksums (sha256) in the manifest catch later damage.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import tempfile
+from pathlib import Path
+
+import torch
+
+SHARD_KEYS = {"params": torch.float32, "label": torch.int64, "object": torch.int64, "view": torch.int64,
+              "steps": torch.int64, "psnr": torch.float32, "loss": torch.float32}
+MANIFEST = "manifest.json"
+_META_KEY = "nngraph"
+TMP_SUFFIX = ".tmp"
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that readers see the old file or the new one, never a part."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TMP_SUFFIX, dir=path.parent)
+    try:
+        os.fchmod(fd, 0o644)  # mkstemp's 0600 would make the dataset private to its builder
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def remove_temp_files(folder: str | Path) -> list[Path]:
+    """Delete what interrupted writes left behind in ``folder``; returns the removed paths."""
+    stale = [p for p in Path(folder).glob(f".*{TMP_SUFFIX}") if p.is_file()]
+    for p in stale:
+        p.unlink()
+    return stale
+
+
+def sha256_file(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def write_shard(path: str | Path, tensors: dict[str, torch.Tensor], metadata: dict) -> str:
+    """Atomically write one shard with JSON-able ``metadata``; returns its sha256. The same contents
+    give the same bytes (the metadata is one sorted JSON string: safetensors writes a metadata map in
+    no fixed order)."""
+    from safetensors.torch import save
+
+    missing = set(SHARD_KEYS) - set(tensors)
+    if missing:
+        raise ValueError(f"tensors: missing {sorted(missing)}")
+    data = save({k: tensors[k].detach().to("cpu", SHARD_KEYS[k]).contiguous() for k in SHARD_KEYS},
+                {_META_KEY: json.dumps(metadata, sort_keys=True)})
+    atomic_write_bytes(path, data)
+    return hashlib.sha256(data).hexdigest()
+
+
+def read_shard_metadata(path: str | Path) -> dict:
+    """The shard's metadata, after a check of its tensors' names and row counts (no data read)."""
+    from safetensors import safe_open
+
+    path = Path(path)
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = json.loads((f.metadata() or {}).get(_META_KEY, "{}"))
+            shapes = {k: (f.get_slice(k).get_dtype(), f.get_slice(k).get_shape()) for k in f.keys()}
+    except Exception as e:  # missing, truncated or not safetensors
+        raise ValueError(f"{path}: not a readable shard ({type(e).__name__}: {e})") from e
+    if set(shapes) != set(SHARD_KEYS):
+        raise ValueError(f"{path}: expected tensors {sorted(SHARD_KEYS)}, got {sorted(shapes)}")
+    rows = {shape[0] if shape else -1 for _, shape in shapes.values()}
+    if len(rows) != 1 or len(shapes["params"][1]) != 2:
+        raise ValueError(f"{path}: tensors disagree on the number of rows: { {k: s for k, (_, s) in shapes.items()} }")
+    return meta
+
+
+def load_shard(path: str | Path, rows: int | None = None, keys=SHARD_KEYS) -> dict[str, torch.Tensor]:
+    """The given tensors of a shard (default all), whole or only their first ``rows`` rows."""
+    from safetensors import safe_open
+
+    read_shard_metadata(path)
+    with safe_open(str(path), framework="pt") as f:
+        return {k: (f.get_slice(k)[:rows] if rows is not None else f.get_tensor(k)) for k in keys}
+
+
+def write_manifest(folder: str | Path, manifest: dict) -> None:
+    text = json.dumps(manifest, indent=1)
+    # lists of numbers (object indices, per-layer statistics) on one line each
+    text = re.sub(r"\[[-+\d\s,.eE]*\]", lambda m: json.dumps(json.loads(m.group())), text)
+    atomic_write_bytes(Path(folder) / MANIFEST, (text + "\n").encode())
+
+
+def read_manifest(folder: str | Path) -> dict:
+    """The manifest of an INR dataset folder; ValueError if the folder or manifest is missing or unreadable."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ValueError(f"root: {folder} is not a directory (expected an INR dataset folder)")
+    path = folder / MANIFEST
+    if not path.is_file():
+        raise ValueError(f"root: {folder} has no {MANIFEST} (build it with nngraph.build_inr_dataset)")
+    try:
+        manifest = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ValueError(f"{path}: unreadable manifest ({type(e).__name__}: {e})") from e
+    if not isinstance(manifest, dict) or manifest.get("format") != "nngraph-inr-dataset":
+        raise ValueError(f"{path}: not an nngraph INR dataset manifest")
+    return manifest
+
+
+def verify_shard(folder: str | Path, entry: dict) -> Path:
+    """Check a manifest entry's shard against its recorded sha256; returns its path."""
+    path = Path(folder) / entry["file"]
+    if not path.is_file():
+        raise ValueError(f"{path}: shard listed in the manifest is missing")
+    digest = sha256_file(path)
+    if digest != entry["sha256"]:
+        raise ValueError(f"{path}: checksum mismatch (manifest {entry['sha256'][:12]}..., file {digest[:12]}...); "
+                         "the shard is damaged or was replaced: rebuild it by rerunning the build command")
+    return path
+
+
+def layer_stats(spec, shards: list[Path]) -> dict[str, list[float]]:
+    """Per-layer mean and standard deviation of the weights and of the biases over all rows of the
+    given shards (float64 sums, one shard in memory at a time)."""
+    from .fitting import split_flat
+
+    L = spec.num_layers
+    sums = torch.zeros(2, L, 3, dtype=torch.float64)  # [weight|bias, layer, (count, sum, sum of squares)]
+    for path in shards:
+        weights, biases = split_flat(spec, load_shard(path, keys=["params"])["params"].double())
+        for kind, layers in enumerate((weights, biases)):
+            for l, t in enumerate(layers):
+                sums[kind, l] += torch.stack([torch.tensor(float(t.numel()), dtype=torch.float64), t.sum(), t.square().sum()])
+    count = sums[..., 0].clamp_min(1)
+    mean = sums[..., 1] / count
+    std = (sums[..., 2] / count - mean.square()).clamp_min(0).sqrt()
+    return {"weight_mean": mean[0].tolist(), "weight_std": std[0].tolist(),
+            "bias_mean": mean[1].tolist(), "bias_std": std[1].tolist()}

@@ -1,0 +1,138 @@
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import nngraph
+from nngraph.build import build_inr_dataset, inr_seed
+from nngraph.fitting import fit_inrs
+from nngraph.shards import load_shard, read_manifest
+from nngraph.sources import load_fashion_mnist, write_off
+
+REPO = Path(__file__).resolve().parents[2]
+SUBSET = REPO / "experiments" / "data" / "fashion-mnist-subset"
+NPZ = REPO.parent / "shared" / "data" / "modelnet10_pointclouds.npz"
+KW = dict(root=SUBSET, limit=24, steps=15, views=2, shard_size=8, progress=False)
+
+
+class Killed(Exception):
+    pass
+
+
+def files(folder):
+    return {p.name: p.read_bytes() for p in Path(folder).iterdir()}
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    out = tmp_path_factory.mktemp("ref")
+    return out, build_inr_dataset("fmnist-subset", out, **KW)
+
+
+def test_manifest_splits_and_rows(reference):
+    out, m = reference
+    assert m["complete"] and read_manifest(out) == m
+    splits = m["splits"]
+    assert [splits[s]["count"] for s in ("train", "val", "test")] == [22, 2, 24]  # 24 * 5/60 = 2 for validation
+    assert sorted(splits["train"]["objects"] + splits["val"]["objects"]) == list(range(24))
+    assert m["views"] == {"train": 2, "val": 1, "test": 1}
+    assert sum(e["rows"] for e in m["shards"] if e["split"] == "train") == 44
+    assert m["spec"]["layer_sizes"] == [2, 32, 32, 1] and m["fit"]["lr"] == 5e-4 and m["fit"]["steps"] == 15
+    assert set(m["stats"]) == {"weight_mean", "weight_std", "bias_mean", "bias_std"} and len(m["stats"]["bias_std"]) == 3
+    shard = load_shard(out / m["shards"][0]["file"])
+    assert torch.equal(shard["view"], torch.tensor([0] * 4 + [1] * 4))  # view-major rows
+    objs = splits["train"]["objects"][:4]
+    assert torch.equal(shard["object"], torch.tensor(objs * 2))
+    labels = load_fashion_mnist(SUBSET, "train").labels
+    assert torch.equal(shard["label"], torch.from_numpy(labels[objs]).repeat(2))
+
+
+def test_rows_are_reproducible_fits(reference):
+    """A stored INR is fit_inrs of its image from the seed inr_seed(seed, source split, object, view)."""
+    out, m = reference
+    shard = load_shard(out / m["shards"][0]["file"])
+    image = torch.from_numpy(load_fashion_mnist(SUBSET, "train").images[int(shard["object"][5])]).float().div(255)
+    again = fit_inrs(nngraph.coordinate_grid(28, 28), image.reshape(1, -1, 1), nngraph.NetworkSpec((2, 32, 32, 1)),
+                     steps=15, seeds=[inr_seed(0, "train", int(shard["object"][5]), 1)], progress=False)
+    assert torch.allclose(again.params[0], shard["params"][5], atol=1e-6)
+
+
+def test_killed_build_resumes_to_the_same_shards(reference, tmp_path):
+    ref, _ = reference
+    count = [0]
+
+    def kill_after_second(path):
+        count[0] += 1
+        if count[0] == 2:
+            raise Killed
+
+    with pytest.raises(Killed):
+        build_inr_dataset("fmnist-subset", tmp_path, on_shard=kill_after_second, **KW)
+    assert not read_manifest(tmp_path)["complete"]
+    # a write cut short leaves a temp file; the last finished shard vanished too
+    (tmp_path / ".train-00002.safetensors.x1y2.tmp").write_bytes(b"half a shard")
+    (tmp_path / "train-00001.safetensors").unlink()
+    written = []
+    build_inr_dataset("fmnist-subset", tmp_path, on_shard=written.append, **KW)
+    assert [p.name for p in written][:2] == ["train-00001.safetensors", "train-00002.safetensors"]
+    assert "train-00000.safetensors" not in [p.name for p in written]  # verified and kept
+    assert files(tmp_path) == files(ref)
+
+
+def test_damaged_shard_is_refitted(reference, tmp_path):
+    ref, m = reference
+    for name, data in files(ref).items():
+        (tmp_path / name).write_bytes(data)
+    victim = tmp_path / m["shards"][1]["file"]
+    data = bytearray(victim.read_bytes())
+    data[-3] ^= 0xFF
+    victim.write_bytes(bytes(data))
+    written = []
+    build_inr_dataset("fmnist-subset", tmp_path, on_shard=written.append, **KW)
+    assert written == [victim]
+    assert files(tmp_path) == files(ref)
+
+
+def test_other_settings_into_a_used_folder(reference):
+    out, _ = reference
+    with pytest.raises(ValueError, match="other settings"):
+        build_inr_dataset("fmnist-subset", out, **{**KW, "steps": 16})
+
+
+def test_bad_arguments(tmp_path):
+    with pytest.raises(ValueError, match="dataset"):
+        build_inr_dataset("cifar", tmp_path)
+    with pytest.raises(ValueError, match="root"):
+        build_inr_dataset("mnist", tmp_path)
+    with pytest.raises(ValueError, match="views"):
+        build_inr_dataset("fmnist-subset", tmp_path, root=SUBSET, views=0)
+
+
+def test_modelnet40_off_layout(tmp_path):
+    root = tmp_path / "ModelNet40"
+    v = np.array([[x, y, z] for x in (-1, 1) for y in (-1, 1) for z in (-1, 1)], float)
+    f = np.array([[0, 1, 3], [0, 3, 2], [4, 6, 7], [4, 7, 5], [0, 4, 5], [0, 5, 1],
+                  [2, 3, 7], [2, 7, 6], [0, 2, 6], [0, 6, 4], [1, 5, 7], [1, 7, 3]])
+    for c, cls in enumerate(("box", "plank")):
+        for split in ("train", "test"):
+            (root / cls / split).mkdir(parents=True)
+            for i in range(2):
+                scale = np.array([1.0, 1.0, 1.0 if cls == "box" else 0.2]) * (i + 1) * 10
+                write_off(root / cls / split / f"{cls}_{i + 1:04d}.off", v * scale + 100, f, modelnet_header=True)
+    m = build_inr_dataset("modelnet40", tmp_path / "out", root=root, steps=3, sdf_points=2048,
+                          points_per_step=512, progress=False)
+    assert m["spec"]["layer_sizes"] == [3, 32, 32, 32, 32, 32, 1] and m["fit"]["optimizer"] == "adamw"
+    assert m["classes"] == ["box", "plank"]
+    assert [m["splits"][s]["count"] for s in ("train", "val", "test")] == [4, 0, 4]
+    ds = nngraph.INRDataset(tmp_path / "out", "test")
+    assert torch.equal(ds.labels, torch.tensor([0, 0, 1, 1]))
+    assert nngraph.render_sdf(ds.batch([0]), resolution=8).shape == (1, 8, 8, 8)
+
+
+@pytest.mark.skipif(not NPZ.exists(), reason="../shared/data/modelnet10_pointclouds.npz not present")
+def test_modelnet10_npz(tmp_path):
+    m = build_inr_dataset("modelnet10", tmp_path, root=NPZ, limit=3, steps=2, sdf_points=1024,
+                          points_per_step=256, progress=False)
+    assert m["num_classes"] == 10 and m["splits"]["test"]["count"] == 3
+    assert len(nngraph.INRDataset(tmp_path, "train")) == m["splits"]["train"]["count"]

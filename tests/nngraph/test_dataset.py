@@ -1,0 +1,94 @@
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from torch_geometric.data import Batch
+from torch_geometric.loader import DataLoader
+
+import nngraph
+from nngraph.shards import load_shard
+
+SUBSET = Path(__file__).resolve().parents[2] / "experiments" / "data" / "fashion-mnist-subset"
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    out = tmp_path_factory.mktemp("inrs")
+    m = nngraph.build_inr_dataset("fmnist-subset", out, root=SUBSET, limit=20, steps=5, views=3, shard_size=12,
+                                  progress=False)
+    return out, m
+
+
+def stored(out, m, split, views):
+    rows = [load_shard(out / e["file"], (e["stop"] - e["start"]) * views) for e in m["shards"] if e["split"] == split]
+    return torch.cat([r["params"] for r in rows]), torch.cat([r["label"] for r in rows]), torch.cat([r["view"] for r in rows])
+
+
+@pytest.mark.parametrize("split,views", [("train", 1), ("train", 3), ("val", 1), ("test", 1)])
+def test_items_are_graphs_of_the_stored_params(built, split, views):
+    out, m = built
+    ds = nngraph.INRDataset(out, split, views=views)
+    params, labels, view = stored(out, m, split, views)
+    assert len(ds) == len(params) == m["splits"][split]["count"] * views
+    assert set(view.tolist()) == set(range(views))
+    assert torch.equal(ds.params(), params) and torch.equal(ds.labels, labels)
+    for i in (0, len(ds) // 2, len(ds) - 1):
+        g, ref = ds[i], nngraph.to_graph(params[i], ds.spec, y=labels[i:i + 1])
+        assert torch.equal(g.x, ref.x) and torch.equal(g.edge_attr, ref.edge_attr)
+        assert torch.equal(g.edge_index, ref.edge_index) and g.y.dtype == torch.long and g.y.shape == (1,)
+        assert g.spec == ds.spec
+
+
+def test_batch_matches_pyg_collate(built):
+    out, _ = built
+    ds = nngraph.INRDataset(out, "train", views=2)
+    idx = [5, 0, 17, 3]
+    fast = ds.batch(idx)
+    ref = Batch.from_data_list([ds[i] for i in idx])
+    for key in ("x", "edge_index", "edge_attr", "y", "batch", "ptr", "layer"):
+        assert torch.equal(fast[key], ref[key]), key
+    assert ds.num_classes == 10 and ds.spec == nngraph.NetworkSpec((2, 32, 32, 1))
+    assert set(ds.stats) == {"weight_mean", "weight_std", "bias_mean", "bias_std"}
+
+
+def test_pyg_loader_and_transforms(built):
+    out, _ = built
+    norm = nngraph.Normalize(nngraph.INRDataset(out, "train").stats)
+    ds = nngraph.INRDataset(out, "test", transform=norm)
+    plain = nngraph.INRDataset(out, "test")
+    batch = next(iter(DataLoader(ds, batch_size=6, shuffle=False)))
+    assert batch.num_graphs == 6 and torch.equal(batch.y, plain.labels[:6])
+    expected = norm(Batch.from_data_list([plain[i] for i in range(6)]))
+    assert torch.allclose(batch.edge_attr, expected.edge_attr) and torch.allclose(batch.x, expected.x)
+    assert torch.allclose(ds.batch(range(6)).x, expected.x)  # batch() applies the transform to the batch
+    assert torch.equal(ds.batch(range(6), transform=False).x, plain.batch(range(6)).x)
+    sub = ds[2:5]  # PyG slicing keeps the fast path consistent
+    assert len(sub) == 3 and torch.equal(sub.labels, plain.labels[2:5]) and torch.equal(sub.params(), plain.params()[2:5])
+
+
+def test_errors(built, tmp_path):
+    out, m = built
+    with pytest.raises(ValueError, match="has 3 view"):
+        nngraph.INRDataset(out, "train", views=4)
+    assert len(nngraph.INRDataset(out, "val", views=3)) == m["splits"]["val"]["count"]  # val/test: view 0
+    with pytest.raises(ValueError, match="split"):
+        nngraph.INRDataset(out, "validation")
+    with pytest.raises(ValueError, match="not a directory"):
+        nngraph.INRDataset(tmp_path / "missing")
+    with pytest.raises(ValueError, match="no manifest.json"):
+        nngraph.INRDataset(tmp_path)
+    with pytest.raises(ValueError, match="indices"):
+        nngraph.INRDataset(out, "test").batch([100])
+    # a manifest whose checksum does not match the shard
+    for p in out.iterdir():
+        (tmp_path / p.name).write_bytes(p.read_bytes())
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    manifest["shards"][-1]["sha256"] = "0" * 64
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ValueError, match="checksum mismatch"):
+        nngraph.INRDataset(tmp_path, "test")
+    manifest["complete"] = False
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ValueError, match="unfinished build"):
+        nngraph.INRDataset(tmp_path, "test")
