@@ -8,13 +8,14 @@ figures at the same settings (there is no second implementation to run here).
 from __future__ import annotations
 
 import argparse
-import ctypes
 import time
 
 import torch
 
 import nngraph
 from models import DWSNet, RelationTransformer
+
+from .cpu import keep_freed_memory
 
 # Public neural-graphs implementation: NG-T (dense all-pairs relational transformer, node 64, edge 32,
 # attention 128, 8 heads, 4 layers) and its DWSNet copy (hidden 128), batch 128.
@@ -66,14 +67,6 @@ def bench(name: str, spec: nngraph.NetworkSpec, batch_size: int, device: torch.d
         step()
     synchronize(device)
     return (time.perf_counter() - start) / steps
-
-
-def keep_freed_memory() -> None:
-    """Have glibc keep freed memory for reuse instead of unmapping every large block: otherwise
-    each fresh tensor of more than 32 MB is paged in anew, which dominates large CPU batches."""
-    libc = ctypes.CDLL("libc.so.6")
-    libc.mallopt(-3, 1 << 30)  # M_MMAP_THRESHOLD: serve blocks up to 1 GiB from the heap
-    libc.mallopt(-1, (1 << 31) - 1)  # M_TRIM_THRESHOLD: never give the heap's top back
 
 
 def main(argv=None) -> None:

@@ -1,0 +1,62 @@
+"""Data for training: an INR dataset written by `experiments.fit_inrs`, its splits, the augmentation
+pipeline and the loaders."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import lightning as L
+import torch
+from torch.utils.data import DataLoader
+
+import augment
+import nngraph
+
+
+class INRDataModule(L.LightningDataModule):
+    """``augment_on="device"`` (default) batches straight from the parameter tensor and augments whole
+    batches on the training device (`WeightSpaceClassifier.batch_transform`); ``"loader"`` applies
+    per-sample transforms in the loader, PyG style, with mixup partners drawn from the dataset."""
+
+    def __init__(self, data_dir: str | Path, views: int = 1, batch_size: int = 128, augmentation: str = "none",
+                 augment_on: str = "device", num_workers: int = 0):
+        super().__init__()
+        if not Path(data_dir).is_dir():
+            raise ValueError(f"data_dir: {data_dir} is not a directory; write one with `python -m experiments.fit_inrs`")
+        if augment_on not in ("device", "loader"):
+            raise ValueError(f"augment_on: expected 'device' or 'loader', got {augment_on!r}")
+        self.data_dir, self.views, self.batch_size = Path(data_dir), views, batch_size
+        self.augmentation, self.augment_on, self.num_workers = augmentation, augment_on, num_workers
+        self.train = self.val = self.test = None
+        augment.build(augmentation, num_classes=2)  # fail early on an unknown name
+
+    def setup(self, stage: str | None = None):
+        if self.train is not None:
+            return
+        self.train = nngraph.INRDataset(self.data_dir, "train", views=self.views)
+        self.val = nngraph.INRDataset(self.data_dir, "val")
+        self.test = nngraph.INRDataset(self.data_dir, "test")
+        self.spec, self.num_classes = self.train.spec, self.train.num_classes
+        self.normalize = nngraph.Normalize(self.train.stats)
+        on_device = self.augment_on == "device"
+        transform = augment.build(self.augmentation, self.num_classes, dataset=None if on_device else self.train)
+        self.batch_transform = transform if on_device else None
+        self.sample_transform = None if on_device else transform
+
+    def _batches(self, dataset, shuffle: bool) -> DataLoader:
+        # Index batches -> one Batch each: slicing the parameter tensor, no per-graph objects.
+        return DataLoader(range(len(dataset)), batch_size=self.batch_size, shuffle=shuffle,
+                          collate_fn=dataset.batch, num_workers=self.num_workers,
+                          persistent_workers=self.num_workers > 0)
+
+    def train_dataloader(self):
+        if self.sample_transform is None:
+            return self._batches(self.train, shuffle=True)
+        train = nngraph.INRDataset(self.data_dir, "train", views=self.views, transform=self.sample_transform)
+        return nngraph.DataLoader(train, batch_size=self.batch_size, shuffle=True, num_workers=self.num_workers,
+                                  persistent_workers=self.num_workers > 0)
+
+    def val_dataloader(self):
+        return self._batches(self.val, shuffle=False)
+
+    def test_dataloader(self):
+        return self._batches(self.test, shuffle=False)

@@ -1,0 +1,73 @@
+"""The training recipe: loss on hard or soft labels, AdamW with linear warm-up, accuracy."""
+from __future__ import annotations
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+import torchmetrics
+from torch_geometric.data import Batch
+
+import nngraph
+from models import DWSNet, RelationTransformer
+
+MODELS = {"rt": RelationTransformer, "dws": DWSNet}
+# Appendix C: RT (the GNN) AdamW lr 1e-3 with 1000 warm-up steps; DWS AdamW lr 5e-3.
+DEFAULT_LR = {"rt": 1e-3, "dws": 5e-3}
+DEFAULT_WARMUP = {"rt": 1000, "dws": 0}
+
+
+class WeightSpaceClassifier(L.LightningModule):
+    """Classifies INR graphs. ``batch_transform`` (augmentation) runs on whole batches on the
+    training device; ``normalize`` (per-layer standardisation) runs after it, in every stage."""
+
+    def __init__(self, spec: nngraph.NetworkSpec, num_classes: int, model: str = "rt", lr: float | None = None,
+                 weight_decay: float = 5e-4, warmup_steps: int | None = None, model_kwargs: dict | None = None,
+                 batch_transform=None, normalize=None):
+        super().__init__()
+        if model not in MODELS:
+            raise ValueError(f"model: expected one of {sorted(MODELS)}, got {model!r}")
+        self.save_hyperparameters({"spec": spec.to_dict(), "num_classes": num_classes, "model": model,
+                                   "lr": lr or DEFAULT_LR[model], "weight_decay": weight_decay,
+                                   "warmup_steps": DEFAULT_WARMUP[model] if warmup_steps is None else warmup_steps,
+                                   "model_kwargs": model_kwargs or {}})
+        self.net = MODELS[model](spec, num_classes, **(model_kwargs or {}))
+        self.batch_transform, self.normalize = batch_transform, normalize
+        self.accuracy = torch.nn.ModuleDict({s: torchmetrics.Accuracy("multiclass", num_classes=num_classes)
+                                             for s in ("train_", "val_", "test_")})
+
+    def on_after_batch_transfer(self, batch: Batch, dataloader_idx: int) -> Batch:
+        if self.trainer is not None and self.trainer.training and self.batch_transform is not None:
+            batch = self.batch_transform(batch)
+        return self.normalize(batch) if self.normalize is not None else batch
+
+    def forward(self, batch: Batch) -> torch.Tensor:
+        return self.net(batch)
+
+    def _step(self, batch: Batch, stage: str) -> torch.Tensor:
+        logits = self(batch)
+        y = batch.y
+        soft = y.is_floating_point()
+        loss = F.cross_entropy(logits, y)  # probabilities as targets for mixup's soft labels
+        hard = y.argmax(dim=1) if soft else y
+        acc = self.accuracy[stage + "_"]
+        acc(logits, hard)
+        n = logits.shape[0]
+        self.log(f"{stage}_loss", loss, on_step=False, on_epoch=True, prog_bar=stage != "test", batch_size=n)
+        self.log(f"{stage}_acc", acc, on_step=False, on_epoch=True, prog_bar=stage != "train", batch_size=n)
+        return loss
+
+    def training_step(self, batch, batch_idx):
+        return self._step(batch, "train")
+
+    def validation_step(self, batch, batch_idx):
+        self._step(batch, "val")
+
+    def test_step(self, batch, batch_idx):
+        self._step(batch, "test")
+
+    def configure_optimizers(self):
+        hp = self.hparams
+        opt = torch.optim.AdamW(self.parameters(), lr=hp.lr, weight_decay=hp.weight_decay)
+        warmup = max(int(hp.warmup_steps), 1)
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: min(1.0, (step + 1) / warmup))
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}

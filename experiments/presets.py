@@ -1,0 +1,19 @@
+"""Model sizes. ``paper`` is Appendix C (the models' defaults); ``small`` is the CPU preset of the
+main job and the reduced protocol: the same architectures, narrower and shallower, about 10x
+cheaper per sample."""
+from __future__ import annotations
+
+PRESETS: dict[str, dict[str, dict]] = {
+    "paper": {"rt": {}, "dws": {}},
+    "small": {
+        "rt": {"num_layers": 2, "node_dim": 32, "edge_dim": 16, "num_heads": 4, "attention_dim": 32,
+               "node_hidden": 64, "edge_hidden": 32, "readout_hidden": 64, "num_frequencies": 32},
+        "dws": {"hidden_dim": 32, "num_layers": 2, "readout_hidden": 64},
+    },
+}
+
+
+def model_kwargs(preset: str, model: str, overrides: dict | None = None) -> dict:
+    if preset not in PRESETS:
+        raise ValueError(f"preset: expected one of {sorted(PRESETS)}, got {preset!r}")
+    return {**PRESETS[preset][model], **(overrides or {})}

@@ -1,0 +1,131 @@
+"""The paper's Table 1 protocol: augmentations x models (DWS, GNN) x views x seeds, test accuracy at
+the best validation epoch, mean +- std over seeds, beside the paper's numbers.
+
+    python -m experiments.table1 --data DIR --out results/fmnist [--views 1 10] [--seeds 0 1 2]
+
+A dataset fitted with 10 views serves both columns (1-view runs train on view 0 only). Each run
+writes ``<out>/runs/<model>-<augment>-v<views>-s<seed>/result.json``; rerunning the command skips
+finished runs and resumes an interrupted one from its checkpoint, then rewrites ``table1.md`` and
+``table1.csv`` from whatever results exist (``--aggregate-only`` does just that).
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import statistics
+from pathlib import Path
+
+import torch
+
+from .cpu import keep_freed_memory
+from .train import RESULT, parser as train_parser, train
+
+# (row label, augmentation name); the last row goes beyond the paper.
+ROWS = [
+    ("No augmentation", "none"), ("Translate", "translate"), ("Rotation", "rotate"), ("Scale", "scale"),
+    ("Gaussian noise", "noise"), ("SIREN bias", "siren_bias"), ("SIREN negation", "siren_negation"),
+    ("Dropout", "dropout"), ("Quantile dropout", "quantile_dropout"), ("MixUp", "mixup"),
+    ("MixUp + random perm.", "mixup_permutation"), ("Alignment + MixUp", "mixup_weight_matching"),
+    ("Signed alignment + MixUp (ours)", "mixup_signed_weight_matching"),
+]
+MODEL_LABEL = {"dws": "DWS", "rt": "GNN"}
+PAPER_CSV = Path(__file__).with_name("paper_table1.csv")  # the paper's Table 1, long form
+# Appendix C: FMNIST 300 epochs for 1 view, 100 for 10 views; ModelNet40 250.
+PAPER_EPOCHS = {"fmnist": {1: 300, 10: 100}, "modelnet40": {1: 250, 10: 250}}
+
+
+def load_paper(path: Path = PAPER_CSV) -> dict:
+    """{(label, model, dataset, views): (mean, std)} from the paper's Table 1 CSV (empty if absent)."""
+    if not path.is_file():
+        return {}
+    out = {}
+    with open(path) as f:
+        for r in csv.DictReader(f):
+            if r["mean"]:
+                out[(r["augmentation"], r["model"], r["dataset"], int(r["views"]))] = (float(r["mean"]), float(r["std"]))
+    return out
+
+
+def aggregate(out: Path) -> dict:
+    """{(augment, model, views): [test accuracies in %]} from every finished run under ``out/runs``."""
+    acc: dict = {}
+    for path in sorted((out / "runs").glob(f"*/{RESULT}")):
+        r = json.loads(path.read_text())
+        c = r["config"]
+        acc.setdefault((c["augment"], c["model"], int(c["views"])), []).append(100 * r["test_acc"])
+    return acc
+
+
+def _cell(values: list[float] | None) -> str:
+    if not values:
+        return ""
+    std = statistics.stdev(values) if len(values) > 1 else 0.0
+    return f"{statistics.mean(values):.2f} ± {std:.2f}" + (f" (n={len(values)})" if len(values) < 3 else "")
+
+
+def write_tables(acc: dict, out: Path, dataset: str, views: list[int], models: list[str], note: str = "") -> str:
+    """Write ``table1.md`` and ``table1.csv`` in the layout of the paper's Table 1; returns the markdown."""
+    paper = load_paper()
+    header = ["Augmentation", "Model"] + [f"{v} view{'s' if v > 1 else ''} (ours)" for v in views] \
+        + [f"{v} view{'s' if v > 1 else ''} (paper)" for v in views]
+    lines = [f"| {' | '.join(header)} |", "|" + "---|" * len(header)]
+    rows_csv = []
+    for model in models:
+        for label, name in ROWS:
+            ours = [acc.get((name, model, v)) for v in views]
+            theirs = [paper.get((label, MODEL_LABEL[model], dataset, v)) for v in views]
+            cells = [_cell(o) for o in ours] + [f"{p[0]:.2f} ± {p[1]:.2f}" if p else "—" for p in theirs]
+            lines.append(f"| {label} | {MODEL_LABEL[model]} | " + " | ".join(cells) + " |")
+            for v, o, p in zip(views, ours, theirs):
+                rows_csv.append({"augmentation": label, "augment": name, "model": MODEL_LABEL[model], "dataset": dataset,
+                                 "views": v, "n": len(o or []),
+                                 "mean": f"{statistics.mean(o):.2f}" if o else "",
+                                 "std": f"{statistics.stdev(o):.2f}" if o and len(o) > 1 else ("0.00" if o else ""),
+                                 "paper_mean": p[0] if p else "", "paper_std": p[1] if p else ""})
+    md = (note + "\n\n" if note else "") + "\n".join(lines) + "\n"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "table1.md").write_text(md)
+    with open(out / "table1.csv", "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows_csv[0]))
+        w.writeheader()
+        w.writerows(rows_csv)
+    return md
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+                                 parents=[train_parser()], conflict_handler="resolve")
+    ap.add_argument("--out", required=True, help="results directory")
+    ap.add_argument("--dataset-name", default="fmnist", help="which paper column to compare with (fmnist, modelnet40)")
+    ap.add_argument("--views", type=int, nargs="+", default=[1, 10])
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    ap.add_argument("--models", nargs="+", choices=sorted(MODEL_LABEL), default=["dws", "rt"])
+    ap.add_argument("--augmentations", nargs="+", default=[name for _, name in ROWS])
+    ap.add_argument("--epochs", type=int, nargs="+", default=None,
+                    help="epochs per views entry (default: the paper's, e.g. 300 and 100 for FMNIST)")
+    ap.add_argument("--aggregate-only", action="store_true")
+    ap.add_argument("--note", default="", help="text written above the table (what was run)")
+    args = ap.parse_args(argv)
+    out = Path(args.out)
+    epochs = args.epochs or [PAPER_EPOCHS.get(args.dataset_name, {}).get(v, 100) for v in args.views]
+    if len(epochs) != len(args.views):
+        raise ValueError(f"--epochs: expected one value per --views entry ({len(args.views)}), got {len(epochs)}")
+    if not args.aggregate_only:
+        for v, ep in zip(args.views, epochs):
+            for model in args.models:
+                for name in args.augmentations:
+                    for seed in args.seeds:
+                        run = argparse.Namespace(**{**vars(args), "augment": name, "model": model, "views": v,
+                                                    "epochs": ep, "seed": seed,
+                                                    "out": str(out / "runs" / f"{model}-{name}-v{v}-s{seed}")})
+                        r = train(run)
+                        print(f"{model:>3} {name:<30} views {v:>2} seed {seed}: test {100 * r['test_acc']:.2f}% "
+                              f"({r['seconds']:.0f} s)", flush=True)
+    print(write_tables(aggregate(out), out, args.dataset_name, args.views, args.models, args.note))
+
+
+if __name__ == "__main__":
+    torch.set_float32_matmul_precision("high")
+    keep_freed_memory()
+    main()

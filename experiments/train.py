@@ -1,0 +1,118 @@
+"""Train a weight-space classifier on an INR dataset, with augmentations.
+
+    python -m experiments.train --data DIR --model rt --augment mixup_weight_matching --views 1 --epochs 300 --seed 0
+
+Selects the epoch with the best validation accuracy (the paper's early stopping) and reports the test
+accuracy there. Rerunning the same command after an interruption resumes from the last checkpoint;
+a finished run just reports its stored result.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import time
+import warnings
+from pathlib import Path
+
+import lightning as L
+import torch
+from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+
+from .cpu import keep_freed_memory
+from .data_module import INRDataModule
+from .lit_module import MODELS, WeightSpaceClassifier
+from .presets import PRESETS, model_kwargs
+
+RESULT = "result.json"
+
+
+def parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", required=True, help="INR dataset directory written by experiments.fit_inrs")
+    ap.add_argument("--model", choices=sorted(MODELS), default="rt")
+    ap.add_argument("--augment", default="none", help="augmentation name(s), e.g. 'mixup_weight_matching' or 'siren_negation+translate'")
+    ap.add_argument("--augment-on", choices=("device", "loader"), default="device",
+                    help="augment whole batches on the training device, or samples in the loader")
+    ap.add_argument("--views", type=int, default=1)
+    ap.add_argument("--epochs", type=int, default=300)
+    ap.add_argument("--batch-size", type=int, default=128)
+    ap.add_argument("--lr", type=float, default=None, help="default: 1e-3 for rt, 5e-3 for dws (Appendix C)")
+    ap.add_argument("--weight-decay", type=float, default=5e-4)
+    ap.add_argument("--warmup-steps", type=int, default=None, help="default: 1000 for rt, 0 for dws")
+    ap.add_argument("--preset", choices=sorted(PRESETS), default="paper", help="model size: the paper's or a small CPU one")
+    ap.add_argument("--model-kwargs", type=json.loads, default={}, help='JSON overrides, e.g. \'{"node_dim": 32}\'')
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--out", default=None, help="run directory (default runs/<model>-<augment>-v<views>-s<seed>)")
+    ap.add_argument("--accelerator", default="auto")
+    ap.add_argument("--devices", default="auto", help="e.g. 1, 4, or auto; several GPUs train with DDP")
+    ap.add_argument("--num-nodes", type=int, default=1)
+    ap.add_argument("--strategy", default="auto")
+    ap.add_argument("--num-workers", type=int, default=0)
+    ap.add_argument("--limit-train-batches", type=float, default=1.0)
+    ap.add_argument("--threads", type=int, default=None, help="CPU threads (default: torch's choice)")
+    ap.add_argument("--quiet", action="store_true", help="no progress bar or model summary")
+    return ap
+
+
+def run_dir(args) -> Path:
+    return Path(args.out or f"runs/{args.model}-{args.augment}-v{args.views}-s{args.seed}")
+
+
+def train(args) -> dict:
+    """Run (or resume, or just read back) one training run; returns its result record."""
+    out = run_dir(args)
+    if (out / RESULT).is_file():
+        return json.loads((out / RESULT).read_text())
+    start = time.time()
+    if args.quiet:  # progress-bar-free runs (grids, the main job): keep the output to results
+        logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
+        for module in ("lightning", "pytorch_lightning", "torch_geometric"):
+            warnings.filterwarnings("ignore", module=module)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    L.seed_everything(args.seed, workers=True, verbose=False)
+    dm = INRDataModule(args.data, views=args.views, batch_size=args.batch_size, augmentation=args.augment,
+                       augment_on=args.augment_on, num_workers=args.num_workers)
+    dm.setup("fit")
+    module = WeightSpaceClassifier(dm.spec, dm.num_classes, model=args.model, lr=args.lr,
+                                   weight_decay=args.weight_decay, warmup_steps=args.warmup_steps,
+                                   model_kwargs=model_kwargs(args.preset, args.model, args.model_kwargs), batch_transform=dm.batch_transform,
+                                   normalize=dm.normalize)
+    ckpt = ModelCheckpoint(dirpath=out / "checkpoints", monitor="val_acc", mode="max", save_last=True,
+                           filename="best-{epoch}")
+    trainer = L.Trainer(max_epochs=args.epochs, accelerator=args.accelerator, devices=args.devices,
+                        num_nodes=args.num_nodes, strategy=args.strategy, callbacks=[ckpt],
+                        logger=[CSVLogger(out, name="csv"), TensorBoardLogger(out, name="tb")],  # a new version per (re)start
+                        gradient_clip_val=10.0, limit_train_batches=args.limit_train_batches,
+                        enable_progress_bar=not args.quiet, enable_model_summary=not args.quiet,
+                        log_every_n_steps=1, deterministic=False)
+    last = out / "checkpoints" / "last.ckpt"
+    trainer.fit(module, datamodule=dm, ckpt_path=last if last.is_file() else None)
+    tested = trainer.test(module, datamodule=dm, ckpt_path="best", verbose=False)[0]
+    result = {
+        "test_acc": tested["test_acc"], "test_loss": tested["test_loss"],
+        "best_val_acc": float(ckpt.best_model_score), "best_checkpoint": Path(ckpt.best_model_path).name,
+        "epochs": trainer.current_epoch, "seconds": round(time.time() - start, 1),
+        "config": {k: v for k, v in vars(args).items()},
+        "num_train": len(dm.train), "device": str(module.device),
+    }
+    if trainer.is_global_zero:
+        tmp = out / (RESULT + ".tmp")
+        tmp.write_text(json.dumps(result, indent=2))
+        tmp.replace(out / RESULT)
+    return result
+
+
+def main(argv=None):
+    args = parser().parse_args(argv)
+    result = train(args)
+    print(f"test accuracy {100 * result['test_acc']:.2f}% at the best validation epoch "
+          f"(val {100 * result['best_val_acc']:.2f}%), {result['seconds']:.0f} s -> {run_dir(args) / RESULT}")
+
+
+if __name__ == "__main__":
+    torch.set_float32_matmul_precision("high")
+    keep_freed_memory()
+    main()

@@ -1,0 +1,90 @@
+import csv
+import json
+
+import pytest
+
+import augment
+from experiments import table1
+from experiments.fit_inrs import build as build_inrs
+from experiments.train import RESULT, parser, train
+
+TINY = {"rt": '{"num_layers": 1, "node_dim": 16, "edge_dim": 8, "num_heads": 2, "attention_dim": 16, '
+              '"node_hidden": 16, "edge_hidden": 16, "readout_hidden": 16, "num_frequencies": 8}',
+        "dws": '{"hidden_dim": 8, "num_layers": 1, "readout_hidden": 8}'}
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    out = tmp_path_factory.mktemp("inrs")
+    build_inrs("fmnist-subset", out, views=2, limit=24, steps=10, progress=False)
+    return out
+
+
+def _args(data, out, model="rt", augmentation="none", epochs=1, *extra):
+    return parser().parse_args(["--data", str(data), "--model", model, "--augment", augmentation, "--epochs", str(epochs),
+                                "--batch-size", "8", "--model-kwargs", TINY[model], "--out", str(out), "--quiet",
+                                "--accelerator", "cpu", "--devices", "1", *extra])
+
+
+@pytest.mark.parametrize("model", ["rt", "dws"])
+@pytest.mark.parametrize("augmentation", sorted(augment.AUGMENTATIONS))
+def test_every_augmentation_trains(data, tmp_path, model, augmentation):
+    if augmentation == "relu_scale":  # the INRs are SIRENs: ReLU scaling is refused, by name
+        with pytest.raises(ValueError, match="relu"):
+            train(_args(data, tmp_path, model, augmentation, 1, "--limit-train-batches", "2"))
+        return
+    r = train(_args(data, tmp_path, model, augmentation, 1, "--limit-train-batches", "2"))
+    assert 0.0 <= r["test_acc"] <= 1.0 and r["config"]["augment"] == augmentation
+    assert json.loads((tmp_path / RESULT).read_text())["test_acc"] == r["test_acc"]
+    assert (tmp_path / "checkpoints" / "last.ckpt").is_file()
+
+
+def test_views_and_loader_path(data, tmp_path):
+    r = train(_args(data, tmp_path, "dws", "mixup_weight_matching+siren_negation", 1, "--views", "2",
+                    "--augment-on", "loader"))
+    assert r["num_train"] == 2 * train(_args(data, tmp_path / "v1", "dws", "none", 1))["num_train"]
+
+
+def test_resume_continues_from_checkpoint(data, tmp_path):
+    train(_args(data, tmp_path, "dws", "none", 1))
+    (tmp_path / RESULT).unlink()  # as if interrupted after epoch 0, before the end of the run
+    r = train(_args(data, tmp_path, "dws", "none", 2))
+    assert r["epochs"] == 2
+    epochs = []
+    for version in ("version_0", "version_1"):  # one CSV log per start
+        with open(tmp_path / "csv" / version / "metrics.csv") as f:
+            epochs += [int(row["epoch"]) for row in csv.DictReader(f) if row.get("train_loss")]
+    assert epochs == [0, 1]  # epoch 0 was not trained twice
+
+
+def test_finished_run_is_not_repeated(data, tmp_path):
+    r1 = train(_args(data, tmp_path, "dws", "none", 1))
+    mtime = (tmp_path / RESULT).stat().st_mtime
+    assert train(_args(data, tmp_path, "dws", "none", 1)) == r1 and (tmp_path / RESULT).stat().st_mtime == mtime
+
+
+def test_bad_input(data, tmp_path):
+    with pytest.raises(ValueError, match="not a directory"):
+        train(_args(tmp_path / "missing", tmp_path / "run"))
+    with pytest.raises(ValueError, match="unknown augmentation"):
+        train(_args(data, tmp_path / "run", "rt", "mixup+flip"))
+
+
+def test_table_aggregates_a_fake_grid(tmp_path):
+    accs = {("none", "rt", 1): [0.60, 0.62, 0.64], ("mixup", "dws", 10): [0.70], ("none", "rt", 10): [0.80, 0.90]}
+    for (name, model, views), values in accs.items():
+        for seed, acc in enumerate(values):
+            run = tmp_path / "runs" / f"{model}-{name}-v{views}-s{seed}"
+            run.mkdir(parents=True)
+            config = {"augment": name, "model": model, "views": views, "seed": seed}
+            (run / RESULT).write_text(json.dumps({"test_acc": acc, "config": config}))
+    agg = table1.aggregate(tmp_path)
+    assert agg[("none", "rt", 1)] == pytest.approx([60, 62, 64])
+    md = table1.write_tables(agg, tmp_path, "fmnist", [1, 10], ["dws", "rt"])
+    assert "| No augmentation | GNN | 62.00 ± 2.00 | 85.00 ± 7.07 (n=2) | 68.84 ± 0.41 | 79.58 ± 3.01 |" in md
+    assert "| MixUp | DWS |  | 70.00 ± 0.00 (n=1) | 74.36 ± 1.17 | 78.58 ± 0.20 |" in md
+    with open(tmp_path / "table1.csv") as f:
+        rows = {(r["augment"], r["model"], r["views"]): r for r in csv.DictReader(f)}
+    assert rows[("none", "GNN", "1")]["mean"] == "62.00" and rows[("none", "GNN", "1")]["std"] == "2.00"
+    assert rows[("none", "GNN", "1")]["paper_mean"] == "68.84"
+    assert rows[("translate", "DWS", "1")]["n"] == "0"
