@@ -7,7 +7,6 @@ numpy + scipy per-pair implementation, measured in the same run.
 from __future__ import annotations
 
 import argparse
-import time
 
 import numpy as np
 import torch
@@ -16,21 +15,9 @@ from scipy.optimize import linear_sum_assignment
 import nngraph
 from augment import AUGMENTATIONS, build, weight_matching
 
+from .timing import rate
+
 NUM_CLASSES = 10
-
-
-def rate(fn, n: int, device: torch.device, min_time: float) -> float:
-    """Items per second of ``fn`` processing ``n`` items (median of timed repeats after a warm-up)."""
-    fn()
-    times = []
-    start = time.perf_counter()
-    while time.perf_counter() - start < min_time or len(times) < 3:
-        t = time.perf_counter()
-        fn()
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        times.append(time.perf_counter() - t)
-    return n / sorted(times)[len(times) // 2]
 
 
 def numpy_weight_matching(wa, ba, wb, bb, rng: np.random.Generator, max_iter: int = 100):
@@ -90,8 +77,8 @@ def main(argv=None):
         batch = nngraph.collate(graphs)
         per_graph = build(aug, NUM_CLASSES, dataset=graphs)  # mixup: partners drawn from the dataset
         whole = build(aug, NUM_CLASSES)  # mixup: partners drawn within the batch
-        base = rate(lambda: nngraph.collate([per_graph(g) for g in graphs]), B, device, args.min_time)
-        fast = rate(lambda: whole(batch), B, device, args.min_time)
+        base = rate(lambda: nngraph.collate([per_graph(g) for g in graphs]), B, device, args.min_time, min_repeats=3)
+        fast = rate(lambda: whole(batch), B, device, args.min_time, min_repeats=3)
         print(f"{aug:<29} {base:>18,.0f} {fast:>15,.0f} {fast / base:>8.1f}x")
 
     spec = nngraph.NetworkSpec(sizes)
@@ -109,11 +96,11 @@ def main(argv=None):
     out = [numpy_weight_matching(*p, rng) for p in pairs]
     base_flat = torch.tensor(np.stack([np.concatenate([w.ravel() for w in ws] + list(bs)) for ws, bs in out]),
                              dtype=flat_b.dtype, device=device)
-    base = rate(lambda: [numpy_weight_matching(*p, rng) for p in pairs], B, device, args.min_time)
+    base = rate(lambda: [numpy_weight_matching(*p, rng) for p in pairs], B, device, args.min_time, min_repeats=3)
     print(f"\nweight matching, {B} pairs of {spec}: pairs/s (mean distance after / before)")
     print(f"{'numpy + scipy, per pair':<29} {base:>10,.0f}   ({ratio(base_flat):.3f})")
     for signed in (False, True):
-        fast = rate(lambda: weight_matching(a, b, signed=signed), B, device, args.min_time)
+        fast = rate(lambda: weight_matching(a, b, signed=signed), B, device, args.min_time, min_repeats=3)
         label = f"batched{' signed' if signed else ''} (nngraph graphs)"
         print(f"{label:<29} {fast:>10,.0f}   ({ratio(nngraph.flat_params(weight_matching(a, b, signed=signed))):.3f})"
               f"  {fast / base:.1f}x")

@@ -6,26 +6,13 @@
 from __future__ import annotations
 
 import argparse
-import time
 
 import torch
 from torch_geometric.data import Batch
 
 import nngraph
 
-
-def rate(fn, n_graphs: int, device: torch.device, min_time: float = 1.0) -> float:
-    """Graphs per second of ``fn`` (median of repeated timings after a warm-up)."""
-    fn()
-    times = []
-    start = time.perf_counter()
-    while time.perf_counter() - start < min_time or len(times) < 5:
-        t = time.perf_counter()
-        fn()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - t)
-    return n_graphs / sorted(times)[len(times) // 2]
+from .timing import rate
 
 
 def main(argv=None):
