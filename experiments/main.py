@@ -23,7 +23,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", type=Path, default=Path("runs/main"))
     ap.add_argument("--inr-steps", type=int, default=200, help="fitting steps per INR (paper: 1000)")
-    ap.add_argument("--epochs", type=int, default=15)
+    ap.add_argument("--epochs", type=int, default=30)
     ap.add_argument("--model", default="rt")
     ap.add_argument("--preset", default="small", help="model size (experiments.presets): small, so this takes minutes on a CPU")
     ap.add_argument("--seed", type=int, default=0)

@@ -78,13 +78,13 @@ def train(args) -> dict:
     dm.setup("fit")
     module = WeightSpaceClassifier(dm.spec, dm.num_classes, model=args.model, lr=args.lr,
                                    weight_decay=args.weight_decay, warmup_steps=args.warmup_steps,
-                                   model_kwargs=model_kwargs(args.preset, args.model, args.model_kwargs), batch_transform=dm.batch_transform,
-                                   normalize=dm.normalize)
+                                   model_kwargs=model_kwargs(args.preset, args.model, args.model_kwargs),
+                                   batch_transform=dm.batch_transform, normalize=dm.normalize)
     ckpt = ModelCheckpoint(dirpath=out / "checkpoints", monitor="val_acc", mode="max", save_last=True,
                            filename="best-{epoch}")
+    loggers = [CSVLogger(out, name="csv"), TensorBoardLogger(out, name="tb")]  # a new version per (re)start
     trainer = L.Trainer(max_epochs=args.epochs, accelerator=args.accelerator, devices=args.devices,
-                        num_nodes=args.num_nodes, strategy=args.strategy, callbacks=[ckpt],
-                        logger=[CSVLogger(out, name="csv"), TensorBoardLogger(out, name="tb")],  # a new version per (re)start
+                        num_nodes=args.num_nodes, strategy=args.strategy, callbacks=[ckpt], logger=loggers,
                         gradient_clip_val=10.0, limit_train_batches=args.limit_train_batches,
                         enable_progress_bar=not args.quiet, enable_model_summary=not args.quiet,
                         log_every_n_steps=1, deterministic=False)
