@@ -42,21 +42,26 @@ class INRDataModule(L.LightningDataModule):
         self.batch_transform = transform if on_device else None
         self.sample_transform = None if on_device else transform
 
-    def _batches(self, dataset, shuffle: bool) -> DataLoader:
+    def _batches(self, dataset, train: bool) -> DataLoader:
         # Index batches -> one Batch each: slicing the parameter tensor, no per-graph objects.
-        return DataLoader(range(len(dataset)), batch_size=self.batch_size, shuffle=shuffle,
-                          collate_fn=dataset.batch, num_workers=self.num_workers,
-                          persistent_workers=self.num_workers > 0)
+        return DataLoader(range(len(dataset)), batch_size=self.batch_size, shuffle=train,
+                          drop_last=self._drop_last(dataset) if train else False, collate_fn=dataset.batch,
+                          num_workers=self.num_workers, persistent_workers=self.num_workers > 0)
+
+    def _drop_last(self, dataset) -> bool:
+        # A last training batch of one sample would break batch norm (DWSNet); shuffled epochs
+        # still see every sample.
+        return len(dataset) > self.batch_size
 
     def train_dataloader(self):
         if self.sample_transform is None:
-            return self._batches(self.train, shuffle=True)
+            return self._batches(self.train, train=True)
         train = nngraph.INRDataset(self.data_dir, "train", views=self.views, transform=self.sample_transform)
-        return nngraph.DataLoader(train, batch_size=self.batch_size, shuffle=True, num_workers=self.num_workers,
-                                  persistent_workers=self.num_workers > 0)
+        return nngraph.DataLoader(train, batch_size=self.batch_size, shuffle=True, drop_last=self._drop_last(train),
+                                  num_workers=self.num_workers, persistent_workers=self.num_workers > 0)
 
     def val_dataloader(self):
-        return self._batches(self.val, shuffle=False)
+        return self._batches(self.val, train=False)
 
     def test_dataloader(self):
-        return self._batches(self.test, shuffle=False)
+        return self._batches(self.test, train=False)

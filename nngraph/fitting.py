@@ -25,6 +25,7 @@ import torch
 
 from .siren import init_params
 from .spec import NetworkSpec
+from .views import split_layers
 
 # Activations of about this many floats per chunk stay in a CPU's cache (and chunks are few enough
 # that thread start-up per op stays small); on a GPU the whole batch runs at once.
@@ -59,11 +60,7 @@ def init_flat(spec: NetworkSpec, seeds: Sequence[int] | torch.Tensor) -> torch.T
 
 def split_flat(spec: NetworkSpec, flat: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
     """Views of flat parameters ``[B, P]`` as weights ``[B, out, in]`` and biases ``[B, out]``."""
-    B, eo = flat.shape[0], spec.edge_offsets
-    E, no, n_in = spec.num_edges, spec.node_offsets, spec.layer_sizes[0]
-    weights = [flat[:, eo[l]:eo[l + 1]].reshape(B, o, i) for l, (o, i) in enumerate(spec.weight_shapes)]
-    biases = [flat[:, E + no[l + 1] - n_in:E + no[l + 2] - n_in] for l in range(spec.num_layers)]
-    return weights, biases
+    return split_layers(spec, flat[:, :spec.num_edges], flat[:, spec.num_edges:])
 
 
 def grid_axes(coords: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:

@@ -19,11 +19,16 @@ def layer_views(g: Data) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
     spec = spec_of(g)
     B = num_graphs(g)
     _check_sizes(g, spec, B)
-    ea, x = g.edge_attr.reshape(B, -1), g.x.reshape(B, -1)
-    eo, no = spec.edge_offsets, spec.node_offsets
-    weights = [ea[:, eo[l]:eo[l + 1]].reshape(B, o, i) for l, (o, i) in enumerate(spec.weight_shapes)]
-    biases = [x[:, no[l + 1]:no[l + 2]] for l in range(spec.num_layers)]
-    return weights, biases
+    return split_layers(spec, g.edge_attr.reshape(B, -1), g.x.reshape(B, -1)[:, spec.layer_sizes[0]:])
+
+
+def split_layers(spec, weights: torch.Tensor, biases: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    """Views of all weights ``[B, E]`` and all biases ``[B, N - n_in]`` (canonical order) as weights
+    ``[B, out, in]`` and biases ``[B, out]`` per layer."""
+    B, eo, n_in = weights.shape[0], spec.edge_offsets, spec.layer_sizes[0]
+    bo = [o - n_in for o in spec.node_offsets[1:]]
+    return ([weights[:, eo[l]:eo[l + 1]].reshape(B, o, i) for l, (o, i) in enumerate(spec.weight_shapes)],
+            [biases[:, bo[l]:bo[l + 1]] for l in range(spec.num_layers)])
 
 
 def flat_params(g: Data) -> torch.Tensor:
