@@ -198,7 +198,9 @@ class DWSNet(nn.Module):
                                     + [DWSLayer(spec, hidden_dim, hidden_dim) for _ in range(num_layers)])
         self.dropout = nn.Dropout(dropout)
         pooled = sum(p.fixed for p in pieces_of(spec)) * hidden_dim
-        self.readout = nn.Sequential(nn.BatchNorm1d(pooled) if normalize_invariants else nn.Identity(),
+        # Momentum 0.5: the pooled features drift fast next to their spread, and a long running
+        # average lags them enough to throw evaluation-mode logits off (spikes of validation loss).
+        self.readout = nn.Sequential(nn.BatchNorm1d(pooled, momentum=0.5) if normalize_invariants else nn.Identity(),
                                      nn.Linear(pooled, readout_hidden), nn.ReLU(),
                                      nn.Linear(readout_hidden, num_classes))
 
