@@ -7,6 +7,8 @@ from torch import nn
 
 import nngraph
 
+from .float32 import apply_float32, float32_backward
+
 
 class MessageGraph(nn.Module):
     """Directed edges ``senders[m] -> receivers[m]`` of one spec's graph (node ids ``0..N-1``).
@@ -62,10 +64,7 @@ class MessageGraph(nn.Module):
 
         With ``pair = A e`` and ``nodes = C x``, this is a linear layer of ``(e_ij, e_ji, x_i, x_j)``.
         ``pair [M, B, 2d]``, ``nodes [N, B, 2d]`` -> ``[M, B, d]``."""
-        if torch.is_autocast_enabled(pair.device.type):  # the hand-written passes run in float32
-            with torch.autocast(pair.device.type, enabled=False):
-                return _EdgeInput.apply(pair.float(), nodes.float(), self)
-        return _EdgeInput.apply(pair, nodes, self)
+        return apply_float32(_EdgeInput, pair, nodes, self)
 
 
 class _EdgeInput(torch.autograd.Function):
@@ -82,13 +81,8 @@ class _EdgeInput(torch.autograd.Function):
         ctx.graph, ctx.num_nodes = graph, nodes.shape[0]
         return z
 
-    @staticmethod
+    @float32_backward
     def backward(ctx, grad):
-        with torch.autocast(grad.device.type, enabled=False):  # as in the forward pass
-            return _EdgeInput._backward(ctx, grad)
-
-    @staticmethod
-    def _backward(ctx, grad):
         graph = ctx.graph
         M, B, d = grad.shape
         grad = grad.contiguous()

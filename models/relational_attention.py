@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import torch
 
+from .float32 import apply_float32, float32_backward
+
 
 def segment_softmax(logits: torch.Tensor, index: torch.Tensor, num_segments: int) -> torch.Tensor:
     """Softmax of ``logits [M, ...]`` over the entries that share ``index[m]`` (in place where it can:
@@ -56,13 +58,8 @@ class _RelationalAttention(torch.autograd.Function):
         ctx.save_for_backward(node_qkv, e, edge_weight, attention, receivers, senders)
         return out
 
-    @staticmethod
+    @float32_backward
     def backward(ctx, grad_out):
-        with torch.autocast(grad_out.device.type, enabled=False):  # as in the forward pass
-            return _RelationalAttention._backward(ctx, grad_out)
-
-    @staticmethod
-    def _backward(ctx, grad_out):
         node_qkv, e, edge_weight, attention, receivers, senders = ctx.saved_tensors
         N, B, _ = node_qkv.shape
         M, c = e.shape[0], e.shape[-1]
@@ -133,8 +130,4 @@ def relational_attention(node_qkv: torch.Tensor, e: torch.Tensor, edge_weight: t
     if receivers.shape != (e.shape[0],) or senders.shape != (e.shape[0],):
         raise ValueError(f"receivers, senders: expected shape ({e.shape[0]},), got {tuple(receivers.shape)} "
                          f"and {tuple(senders.shape)}")
-    if torch.is_autocast_enabled(e.device.type):  # the hand-written passes run in float32
-        with torch.autocast(e.device.type, enabled=False):
-            return _RelationalAttention.apply(node_qkv.float(), e.float().contiguous(), edge_weight.float(),
-                                              receivers, senders, num_heads)
-    return _RelationalAttention.apply(node_qkv, e.contiguous(), edge_weight, receivers, senders, num_heads)
+    return apply_float32(_RelationalAttention, node_qkv, e.contiguous(), edge_weight, receivers, senders, num_heads)
