@@ -22,8 +22,9 @@ class Mixup(BaseTransform):
     r"""Mixes each network with a random partner: parameters
     :math:`\lambda \theta_1 + (1 - \lambda) \theta_2` and soft label
     :math:`\lambda\, \mathrm{onehot}(y_1) + (1 - \lambda)\, \mathrm{onehot}(y_2)`, with
-    :math:`\lambda \sim U(0, 1)` per sample. The label becomes a float ``[1, C]`` for a `Data`,
-    ``[B, C]`` for a `Batch`; an incoming soft label ``[., C]`` (an earlier mixup) is mixed as is.
+    :math:`\lambda \sim U(0, 1)` per sample (or over ``lam_range``). The label becomes a float
+    ``[1, C]`` for a `Data`, ``[B, C]`` for a `Batch`; an incoming soft label ``[., C]`` (an earlier
+    mixup) is mixed as is.
 
     Partners come from ``dataset`` (drawn uniformly, one per sample; items are graphs of the same
     spec with an integer ``y``), or, with ``dataset=None``, from the batch itself: the batch-level,
@@ -47,9 +48,12 @@ class Mixup(BaseTransform):
             ``"signed_weight_matching"`` (default ``"none"``).
         num_classes (int): number of classes ``C`` of the soft labels.
         max_iter (int): sweep limit of weight matching (default ``100``).
+        lam_range (tuple of float): the interval ``(a, b)`` within ``[0, 1]`` that :math:`\lambda`
+            is drawn from (default ``(0.0, 1.0)``); ``(0.8, 1.0)`` keeps each sample dominant.
     """
 
-    def __init__(self, dataset=None, alignment: str = "none", num_classes: int | None = None, max_iter: int = 100):
+    def __init__(self, dataset=None, alignment: str = "none", num_classes: int | None = None, max_iter: int = 100,
+                 lam_range: tuple[float, float] = (0.0, 1.0)):
         if alignment not in ALIGNMENTS:
             raise ValueError(f"alignment: expected one of {ALIGNMENTS}, got {alignment!r}")
         if not isinstance(num_classes, int) or isinstance(num_classes, bool) or num_classes < 1:
@@ -57,19 +61,20 @@ class Mixup(BaseTransform):
         if dataset is not None and len(dataset) == 0:
             raise ValueError("dataset: expected at least one graph to draw partners from, got an empty dataset")
         self.dataset, self.alignment, self.num_classes, self.max_iter = dataset, alignment, num_classes, max_iter
+        self.lam_range = _interval(lam_range)
         self._drawing = False
 
     def __repr__(self) -> str:
         source = "batch" if self.dataset is None else f"{type(self.dataset).__name__}[{len(self.dataset)}]"
         return (f"{type(self).__name__}(partners={source}, alignment={self.alignment!r}, "
-                f"num_classes={self.num_classes}, max_iter={self.max_iter})")
+                f"num_classes={self.num_classes}, max_iter={self.max_iter}, lam_range={self.lam_range})")
 
     def forward(self, data: Data) -> Data:
         if self._drawing:  # the dataset applies this transform to the partner being drawn
             return data
         partner = self.partners(data)
         partner = self.align(data, partner)
-        lam = uniform((num_graphs(data),), 0, 1, data.x)
+        lam = uniform((num_graphs(data),), *self.lam_range, data.x)
         return self.mix(data, partner, lam)
 
     def partners(self, g: Data) -> Data:
@@ -134,3 +139,13 @@ class Mixup(BaseTransform):
         if ((y < 0) | (y >= C)).any():
             raise ValueError(f"{name}.y: expected class indices in [0, {C}), got {y.tolist()}")
         return F.one_hot(y, C).to(like.dtype)
+
+
+def _interval(lam_range) -> tuple[float, float]:
+    try:
+        low, high = (float(v) for v in lam_range)
+    except (TypeError, ValueError):
+        raise ValueError(f"lam_range: expected two numbers (low, high), got {lam_range!r}") from None
+    if not 0.0 <= low <= high <= 1.0:
+        raise ValueError(f"lam_range: expected 0 <= low <= high <= 1, got {lam_range!r}")
+    return low, high

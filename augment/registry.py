@@ -22,26 +22,30 @@ class Identity(BaseTransform):
 
 
 def _mixup(alignment: str) -> Callable[..., BaseTransform]:
-    def make(num_classes, dataset):
+    def make(num_classes, dataset, **options):
         if num_classes is None:
             raise ValueError("num_classes: required by the mixup augmentations (soft labels), got None")
-        return Mixup(dataset, alignment=alignment, num_classes=num_classes)
+        return Mixup(dataset, alignment=alignment, num_classes=num_classes, **options)
     return make
 
 
-# name -> factory(num_classes, dataset), with the paper's defaults
+def _plain(cls: type[BaseTransform]) -> Callable[..., BaseTransform]:
+    return lambda num_classes, dataset, **options: cls(**options)
+
+
+# name -> factory(num_classes, dataset, **options), with the paper's defaults
 AUGMENTATIONS: dict[str, Callable[..., BaseTransform]] = {
-    "none": lambda num_classes, dataset: Identity(),
-    "translate": lambda num_classes, dataset: Translate(),
-    "rotate": lambda num_classes, dataset: Rotate(),
-    "scale": lambda num_classes, dataset: Scale(),
-    "noise": lambda num_classes, dataset: GaussianNoise(),
-    "dropout": lambda num_classes, dataset: Dropout(),
-    "quantile_dropout": lambda num_classes, dataset: QuantileDropout(),
-    "siren_negation": lambda num_classes, dataset: SirenNegation(),
-    "siren_bias": lambda num_classes, dataset: SirenBias(),
-    "relu_scale": lambda num_classes, dataset: ReLUScale(),
-    "permutation": lambda num_classes, dataset: RandomPermutation(),
+    "none": _plain(Identity),
+    "translate": _plain(Translate),
+    "rotate": _plain(Rotate),
+    "scale": _plain(Scale),
+    "noise": _plain(GaussianNoise),
+    "dropout": _plain(Dropout),
+    "quantile_dropout": _plain(QuantileDropout),
+    "siren_negation": _plain(SirenNegation),
+    "siren_bias": _plain(SirenBias),
+    "relu_scale": _plain(ReLUScale),
+    "permutation": _plain(RandomPermutation),
     "mixup": _mixup("none"),
     "mixup_permutation": _mixup("permutation"),
     "mixup_weight_matching": _mixup("weight_matching"),
@@ -49,10 +53,12 @@ AUGMENTATIONS: dict[str, Callable[..., BaseTransform]] = {
 }
 
 
-def build(names: str, num_classes: int | None = None, dataset=None) -> BaseTransform:
+def build(names: str, num_classes: int | None = None, dataset=None, options: dict | None = None) -> BaseTransform:
     """The transform for ``names``: one name of `AUGMENTATIONS`, or several joined by ``"+"``, applied in
     the given order (``Compose``). Mixup names draw partners from ``dataset``, or within the batch
-    when ``dataset`` is None (apply that form to Batches); they need ``num_classes``."""
+    when ``dataset`` is None (apply that form to Batches); they need ``num_classes``. ``options`` maps
+    a name to keyword arguments of its transform, overriding the paper's defaults, e.g.
+    ``{"noise": {"std": 0.1}, "mixup": {"lam_range": (0.8, 1.0)}}``."""
     if not isinstance(names, str) or not names.strip():
         raise ValueError(f"names: expected augmentation names joined by '+', got {names!r}")
     parts = [n.strip() for n in names.split("+")]
@@ -60,7 +66,23 @@ def build(names: str, num_classes: int | None = None, dataset=None) -> BaseTrans
     if unknown:
         raise ValueError(f"names: unknown augmentation(s) {unknown}; expected names among {sorted(AUGMENTATIONS)}, "
                          "joined by '+'")
-    transforms = [AUGMENTATIONS[n](num_classes, dataset) for n in parts if n != "none"]
+    options = dict(options or {})
+    stray = sorted(set(options) - set(parts))
+    if stray:
+        raise ValueError(f"options: given for {stray}, which are not among the augmentations {parts}")
+    transforms = []
+    for name in parts:
+        if name == "none":
+            continue
+        kwargs = options.get(name, {})
+        if not isinstance(kwargs, dict):
+            raise ValueError(f"options[{name!r}]: expected a dict of keyword arguments, got {kwargs!r}")
+        try:
+            transforms.append(AUGMENTATIONS[name](num_classes, dataset, **kwargs))
+        except TypeError as e:  # an unknown keyword: name the augmentation it was meant for
+            if not kwargs:
+                raise
+            raise ValueError(f"options[{name!r}]: {e}") from None
     if not transforms:
         return Identity()
     return transforms[0] if len(transforms) == 1 else Compose(transforms)

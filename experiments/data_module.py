@@ -18,7 +18,7 @@ class INRDataModule(L.LightningDataModule):
     per-sample transforms in the loader, PyG style, with mixup partners drawn from the dataset."""
 
     def __init__(self, data_dir: str | Path, views: int = 1, batch_size: int = 128, augmentation: str = "none",
-                 augment_on: str = "device", num_workers: int = 0):
+                 augment_on: str = "device", num_workers: int = 0, augment_options: dict | None = None):
         super().__init__()
         if not Path(data_dir).is_dir():
             raise ValueError(f"data_dir: {data_dir} is not a directory; write one with `python -m experiments.fit_inrs`")
@@ -26,8 +26,9 @@ class INRDataModule(L.LightningDataModule):
             raise ValueError(f"augment_on: expected 'device' or 'loader', got {augment_on!r}")
         self.data_dir, self.views, self.batch_size = Path(data_dir), views, batch_size
         self.augmentation, self.augment_on, self.num_workers = augmentation, augment_on, num_workers
+        self.augment_options = augment_options or {}
         self.train = self.val = self.test = None
-        augment.build(augmentation, num_classes=2)  # fail early on an unknown name
+        augment.build(augmentation, num_classes=2, options=self.augment_options)  # fail early on a bad name
 
     def setup(self, stage: str | None = None):
         if self.train is not None:
@@ -38,7 +39,8 @@ class INRDataModule(L.LightningDataModule):
         self.spec, self.num_classes = self.train.spec, self.train.num_classes
         self.normalize = nngraph.Normalize(self.train.stats)
         on_device = self.augment_on == "device"
-        transform = augment.build(self.augmentation, self.num_classes, dataset=None if on_device else self.train)
+        transform = augment.build(self.augmentation, self.num_classes, dataset=None if on_device else self.train,
+                                  options=self.augment_options)
         self.batch_transform = transform if on_device else None
         self.sample_transform = None if on_device else transform
 

@@ -116,8 +116,9 @@ def main(argv=None):
             for model in args.models:
                 for name in args.augmentations:
                     for seed in args.seeds:
+                        options = {k: o for k, o in args.augment_options.items() if k in name.split("+")}
                         run = argparse.Namespace(**{**vars(args), "augment": name, "model": model, "views": v,
-                                                    "epochs": ep, "seed": seed,
+                                                    "epochs": ep, "seed": seed, "augment_options": options,
                                                     "out": str(out / "runs" / f"{model}-{name}-v{v}-s{seed}")})
                         r = train(run)
                         print(f"{model:>3} {name:<30} views {v:>2} seed {seed}: test {100 * r['test_acc']:.2f}% "

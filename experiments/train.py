@@ -33,6 +33,8 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--data", required=True, help="INR dataset directory written by experiments.fit_inrs")
     ap.add_argument("--model", choices=sorted(MODELS), default="rt")
     ap.add_argument("--augment", default="none", help="augmentation name(s), e.g. 'mixup_weight_matching' or 'siren_negation+translate'")
+    ap.add_argument("--augment-options", type=json.loads, default={},
+                    help='JSON keyword overrides per augmentation, e.g. \'{"mixup": {"lam_range": [0.8, 1.0]}}\'')
     ap.add_argument("--augment-on", choices=("device", "loader"), default="device",
                     help="augment whole batches on the training device, or samples in the loader")
     ap.add_argument("--views", type=int, default=1)
@@ -74,7 +76,7 @@ def train(args) -> dict:
         torch.set_num_threads(args.threads)
     L.seed_everything(args.seed, workers=True, verbose=False)
     dm = INRDataModule(args.data, views=args.views, batch_size=args.batch_size, augmentation=args.augment,
-                       augment_on=args.augment_on, num_workers=args.num_workers)
+                       augment_options=args.augment_options, augment_on=args.augment_on, num_workers=args.num_workers)
     dm.setup("fit")
     module = WeightSpaceClassifier(dm.spec, dm.num_classes, model=args.model, lr=args.lr,
                                    weight_decay=args.weight_decay, warmup_steps=args.warmup_steps,

@@ -205,13 +205,17 @@ class DWSNet(nn.Module):
                                      nn.Linear(readout_hidden, num_classes))
 
     def forward(self, batch: Data) -> torch.Tensor:
+        return self.readout(self.invariants(batch))
+
+    def invariants(self, batch: Data) -> torch.Tensor:
+        """The pooled invariant features ``[num_graphs, F]`` that the classifier MLP reads."""
         check_batch(batch, self.spec, type(self).__name__)
         xs = to_pieces(self.spec, *nngraph.layer_views(batch))
         for layer in self.layers:
             # In place for the big weight tensors, which nothing else reads.
             xs = [self.dropout(y.relu_() if y.dim() == 4 else y.relu()) for y in layer(xs)]
         _, invariant = pool(self.layers[0].pieces, xs)
-        return self.readout(torch.cat(invariant, dim=-1))
+        return torch.cat(invariant, dim=-1)
 
     def extra_repr(self) -> str:
         return f"spec={self.spec}"

@@ -97,6 +97,17 @@ def test_data_and_batch_paths_agree_in_distribution():
         assert (m - mean).abs().mean() < 0.1 * spread
 
 
+def test_lam_range_bounds_the_weight_of_each_sample():
+    graphs = distinct_class_graphs(16)
+    batch = nngraph.collate(graphs)
+    mix = Mixup(None, num_classes=16, lam_range=(0.8, 1.0))
+    lam = torch.cat([lambdas_and_partners(mix(batch), batch.y)[0] for _ in range(20)])
+    assert lam.min() >= 0.8 - 1e-6 and lam.max() <= 1.0 + 1e-6
+    assert abs(lam.mean().item() - 0.9) < 0.01  # U(0.8, 1): spread over the interval, not stuck at an end
+    fixed = Mixup(None, num_classes=16, lam_range=(0.5, 0.5))
+    assert torch.allclose(lambdas_and_partners(fixed(batch), batch.y)[0], torch.full((16,), 0.5))
+
+
 @pytest.mark.parametrize("alignment,signed", [("weight_matching", False), ("signed_weight_matching", True)])
 def test_aligned_mixup_of_planted_copies_is_the_sample(alignment, signed):
     spec = nngraph.NetworkSpec((2, 32, 32, 1))
@@ -150,6 +161,9 @@ def test_bad_input():
         Mixup(graphs, alignment="optimal", num_classes=3)
     with pytest.raises(ValueError, match="num_classes"):
         Mixup(graphs)
+    for bad in ((0.5, 0.2), (-0.1, 1.0), (0.0, 1.5), (0.5,), "ab"):
+        with pytest.raises(ValueError, match="lam_range"):
+            Mixup(graphs, num_classes=3, lam_range=bad)
     with pytest.raises(ValueError, match="expected a Batch"):
         Mixup(None, num_classes=3)(graphs[0])
     with pytest.raises(ValueError, match=r"class indices in \[0, 2\)"):

@@ -50,3 +50,16 @@ def test_unknown_names_and_missing_classes():
         build("")
     with pytest.raises(ValueError, match="num_classes"):
         build("mixup")
+
+
+def test_options_override_the_defaults_of_the_named_transform():
+    t = build("siren_negation+mixup", num_classes=3, options={"siren_negation": {"p": 1.0}, "mixup": {"lam_range": (0.8, 1.0)}})
+    negation, mixup = t.transforms
+    assert negation.p == 1.0 and mixup.lam_range == (0.8, 1.0)
+    assert build("mixup", num_classes=3).lam_range == (0.0, 1.0)
+    with pytest.raises(ValueError, match=r"options: given for \['noise'\].*\['translate'\]"):
+        build("translate", options={"noise": {"std": 0.1}})
+    with pytest.raises(ValueError, match=r"options\['translate'\].*'offset'"):
+        build("translate", options={"translate": {"offset": 0.1}})
+    with pytest.raises(ValueError, match=r"options\['translate'\]: expected a dict"):
+        build("translate", options={"translate": 0.1})

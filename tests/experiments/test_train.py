@@ -5,6 +5,7 @@ import pytest
 
 import augment
 from experiments import table1
+from experiments.data_module import INRDataModule
 from experiments.fit_inrs import build as build_inrs
 from experiments.train import RESULT, parser, train
 
@@ -68,6 +69,17 @@ def test_bad_input(data, tmp_path):
         train(_args(tmp_path / "missing", tmp_path / "run"))
     with pytest.raises(ValueError, match="unknown augmentation"):
         train(_args(data, tmp_path / "run", "rt", "mixup+flip"))
+    with pytest.raises(ValueError, match=r"options\['mixup'\].*'lam'"):
+        train(_args(data, tmp_path / "run", "rt", "mixup", 1, "--augment-options", '{"mixup": {"lam": 0.9}}'))
+
+
+def test_augment_options_reach_the_training_transform(data, tmp_path):
+    args = _args(data, tmp_path, "dws", "mixup", 1, "--augment-options", '{"mixup": {"lam_range": [0.8, 1.0]}}')
+    r = train(args)
+    assert r["config"]["augment_options"] == {"mixup": {"lam_range": [0.8, 1.0]}}
+    dm = INRDataModule(data, augmentation="mixup", augment_options=args.augment_options)
+    dm.setup("fit")
+    assert dm.batch_transform.lam_range == (0.8, 1.0)
 
 
 def test_table_aggregates_a_fake_grid(tmp_path):
@@ -88,3 +100,14 @@ def test_table_aggregates_a_fake_grid(tmp_path):
     assert rows[("none", "GNN", "1")]["mean"] == "62.00" and rows[("none", "GNN", "1")]["std"] == "2.00"
     assert rows[("none", "GNN", "1")]["paper_mean"] == "68.84"
     assert rows[("translate", "DWS", "1")]["n"] == "0"
+
+
+def test_table_grid_passes_each_run_only_its_own_augment_options(data, tmp_path):
+    table1.main(["--data", str(data), "--out", str(tmp_path), "--models", "dws", "--views", "1", "--seeds", "0",
+                 "--epochs", "1", "--augmentations", "none", "mixup", "--batch-size", "8", "--quiet",
+                 "--model-kwargs", TINY["dws"], "--limit-train-batches", "1", "--accelerator", "cpu", "--devices", "1",
+                 "--augment-options", '{"mixup": {"lam_range": [0.9, 1.0]}}'])
+    config = {name: json.loads((tmp_path / "runs" / f"dws-{name}-v1-s0" / RESULT).read_text())["config"]
+              for name in ("none", "mixup")}
+    assert config["none"]["augment_options"] == {}
+    assert config["mixup"]["augment_options"] == {"mixup": {"lam_range": [0.9, 1.0]}}

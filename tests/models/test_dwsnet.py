@@ -18,9 +18,12 @@ def test_invariant_to_hidden_neuron_permutations(num_hidden):
     with torch.no_grad():
         logits, logits_permuted = model(batch), model(permuted)
         moved = model(nngraph.with_flat_params(batch, nngraph.flat_params(batch) * 1.5))
+        features, features_permuted = model.invariants(batch), model.invariants(permuted)
     assert logits.shape == (4, 5)
     assert (logits - logits_permuted).abs().max() < 1e-4
     assert (logits - moved).abs().max() > 1e-4
+    assert features.shape == (4, model.readout[1].in_features) and (features - features_permuted).abs().max() < 1e-4
+    assert torch.allclose(model.readout(features), logits, atol=1e-6)
 
 
 def test_default_model_is_invariant():
