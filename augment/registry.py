@@ -58,7 +58,7 @@ def build(names: str, num_classes: int | None = None, dataset=None, options: dic
     the given order (``Compose``). Mixup names draw partners from ``dataset``, or within the batch
     when ``dataset`` is None (apply that form to Batches); they need ``num_classes``. ``options`` maps
     a name to keyword arguments of its transform, overriding the paper's defaults, e.g.
-    ``{"noise": {"std": 0.1}, "mixup": {"lam_range": (0.8, 1.0)}}``."""
+    ``{"noise": {"scale": 0.1}, "mixup": {"lam_range": (0.8, 1.0)}}``."""
     if not isinstance(names, str) or not names.strip():
         raise ValueError(f"names: expected augmentation names joined by '+', got {names!r}")
     parts = [n.strip() for n in names.split("+")]

@@ -57,8 +57,9 @@ def test_options_override_the_defaults_of_the_named_transform():
     negation, mixup = t.transforms
     assert negation.p == 1.0 and mixup.lam_range == (0.8, 1.0)
     assert build("mixup", num_classes=3).lam_range == (0.0, 1.0)
+    assert build("noise", options={"noise": {"scale": 0.1}}).scale == 0.1
     with pytest.raises(ValueError, match=r"options: given for \['noise'\].*\['translate'\]"):
-        build("translate", options={"noise": {"std": 0.1}})
+        build("translate", options={"noise": {"scale": 0.1}})
     with pytest.raises(ValueError, match=r"options\['translate'\].*'offset'"):
         build("translate", options={"translate": {"offset": 0.1}})
     with pytest.raises(ValueError, match=r"options\['translate'\]: expected a dict"):
