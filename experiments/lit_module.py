@@ -18,18 +18,28 @@ DEFAULT_WARMUP = {"rt": 1000, "dws": 0}
 
 class WeightSpaceClassifier(L.LightningModule):
     """Classifies INR graphs. ``batch_transform`` (augmentation) runs on whole batches on the
-    training device; ``normalize`` (per-layer standardisation) runs after it, in every stage."""
+    training device; ``normalize`` (per-layer standardisation, a `nngraph.Normalize` or its stats)
+    runs after it, in every stage.
 
-    def __init__(self, spec: nngraph.NetworkSpec, num_classes: int, model: str = "rt", lr: float | None = None,
+    A checkpoint holds the spec and the normalisation statistics with the weights, so
+    ``WeightSpaceClassifier.load_from_checkpoint(path, weights_only=True)`` classifies raw INR
+    batches as the trained run did."""
+
+    def __init__(self, spec: nngraph.NetworkSpec | dict, num_classes: int, model: str = "rt", lr: float | None = None,
                  weight_decay: float = 5e-4, warmup_steps: int | None = None, model_kwargs: dict | None = None,
-                 batch_transform=None, normalize=None):
+                 batch_transform=None, normalize: nngraph.Normalize | dict | None = None):
         super().__init__()
         if model not in MODELS:
             raise ValueError(f"model: expected one of {sorted(MODELS)}, got {model!r}")
+        if isinstance(spec, dict):  # as saved in a checkpoint's hyperparameters
+            spec = nngraph.NetworkSpec.from_dict(spec)
+        if isinstance(normalize, dict):
+            normalize = nngraph.Normalize(normalize)
+        stats = None if normalize is None else {k: v.tolist() for k, v in normalize.stats.items()}
         self.save_hyperparameters({"spec": spec.to_dict(), "num_classes": num_classes, "model": model,
                                    "lr": lr or DEFAULT_LR[model], "weight_decay": weight_decay,
                                    "warmup_steps": DEFAULT_WARMUP[model] if warmup_steps is None else warmup_steps,
-                                   "model_kwargs": model_kwargs or {}})
+                                   "model_kwargs": model_kwargs or {}, "normalize": stats})
         self.net = MODELS[model](spec, num_classes, **(model_kwargs or {}))
         self.batch_transform, self.normalize = batch_transform, normalize
         self.accuracy = torch.nn.ModuleDict({s: torchmetrics.Accuracy("multiclass", num_classes=num_classes)

@@ -2,11 +2,14 @@ import csv
 import json
 
 import pytest
+import torch
 
 import augment
+import nngraph
 from experiments import table1
 from experiments.data_module import INRDataModule
 from experiments.fit_inrs import build as build_inrs
+from experiments.lit_module import WeightSpaceClassifier
 from experiments.train import RESULT, parser, train
 
 TINY = {"rt": '{"num_layers": 1, "node_dim": 16, "edge_dim": 8, "num_heads": 2, "attention_dim": 16, '
@@ -56,6 +59,16 @@ def test_resume_continues_from_checkpoint(data, tmp_path):
         with open(tmp_path / "csv" / version / "metrics.csv") as f:
             epochs += [int(row["epoch"]) for row in csv.DictReader(f) if row.get("train_loss")]
     assert epochs == [0, 1]  # epoch 0 was not trained twice
+
+
+def test_checkpoint_loads_safely_and_gives_the_reported_test_accuracy(data, tmp_path):
+    r = train(_args(data, tmp_path, "dws", "none", 2))
+    module = WeightSpaceClassifier.load_from_checkpoint(tmp_path / "checkpoints" / r["best_checkpoint"],
+                                                        map_location="cpu", weights_only=True).eval()
+    test = nngraph.INRDataset(data, "test")
+    with torch.no_grad():
+        logits = module(module.normalize(test.batch(range(len(test)))))
+    assert (logits.argmax(1) == test.labels).float().mean().item() == pytest.approx(r["test_acc"], abs=1e-6)
 
 
 def test_finished_run_is_not_repeated(data, tmp_path):
