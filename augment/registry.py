@@ -53,6 +53,11 @@ AUGMENTATIONS: dict[str, Callable[..., BaseTransform]] = {
 }
 
 
+def split_names(names: str) -> list[str]:
+    """``"siren_negation + translate"`` -> ``["siren_negation", "translate"]``."""
+    return [n.strip() for n in names.split("+")]
+
+
 def build(names: str, num_classes: int | None = None, dataset=None, options: dict | None = None) -> BaseTransform:
     """The transform for ``names``: one name of `AUGMENTATIONS`, or several joined by ``"+"``, applied in
     the given order (``Compose``). Mixup names draw partners from ``dataset``, or within the batch
@@ -61,7 +66,7 @@ def build(names: str, num_classes: int | None = None, dataset=None, options: dic
     ``{"noise": {"scale": 0.1}, "mixup": {"lam_range": (0.8, 1.0)}}``."""
     if not isinstance(names, str) or not names.strip():
         raise ValueError(f"names: expected augmentation names joined by '+', got {names!r}")
-    parts = [n.strip() for n in names.split("+")]
+    parts = split_names(names)
     unknown = [n for n in parts if n not in AUGMENTATIONS]
     if unknown:
         raise ValueError(f"names: unknown augmentation(s) {unknown}; expected names among {sorted(AUGMENTATIONS)}, "

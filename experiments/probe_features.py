@@ -22,7 +22,7 @@ import nngraph
 from models import DWSNet
 
 from .cpu import keep_freed_memory
-from .presets import PRESETS
+from .presets import PRESETS, model_kwargs
 
 FEATURES = ("dws", "stats", "params")
 L2 = (1e-5, 1e-4, 1e-3, 1e-2, 1e-1)
@@ -90,13 +90,11 @@ def main(argv=None) -> dict:
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    if not Path(args.data).is_dir():
-        raise ValueError(f"--data: {args.data} is not a directory; write one with `python -m experiments.fit_inrs`")
     splits = {s: nngraph.INRDataset(args.data, s) for s in ("train", "val", "test")}
     spec, num_classes = splits["train"].spec, splits["train"].num_classes
     normalize = nngraph.Normalize(splits["train"].stats)
     torch.manual_seed(args.seed)
-    model = DWSNet(spec, num_classes, **PRESETS[args.preset]["dws"]).eval()
+    model = DWSNet(spec, num_classes, **model_kwargs(args.preset, "dws")).eval()
     results = {}
     for kind in args.features:
         data = [(features(kind, ds, normalize, model), ds.labels) for ds in splits.values()]

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import torch
 
+from augment.registry import split_names
+
 from .cpu import keep_freed_memory
 from .train import RESULT, parser as train_parser, train
 
@@ -116,7 +118,7 @@ def main(argv=None):
             for model in args.models:
                 for name in args.augmentations:
                     for seed in args.seeds:
-                        options = {k: o for k, o in args.augment_options.items() if k in name.split("+")}
+                        options = {k: o for k, o in args.augment_options.items() if k in split_names(name)}
                         run = argparse.Namespace(**{**vars(args), "augment": name, "model": model, "views": v,
                                                     "epochs": ep, "seed": seed, "augment_options": options,
                                                     "out": str(out / "runs" / f"{model}-{name}-v{v}-s{seed}")})
