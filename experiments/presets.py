@@ -6,8 +6,11 @@ from __future__ import annotations
 PRESETS: dict[str, dict[str, dict]] = {
     "paper": {"rt": {}, "dws": {}},
     "small": {
+        # Two layers of attention along edges carry no first-layer weight to the output neurons of a
+        # 2-32-32-1 network, so the readout reads every role (hidden layers averaged).
         "rt": {"num_layers": 2, "node_dim": 32, "edge_dim": 16, "num_heads": 4, "attention_dim": 32,
-               "node_hidden": 64, "edge_hidden": 32, "readout_hidden": 64, "num_frequencies": 32},
+               "node_hidden": 64, "edge_hidden": 32, "readout_hidden": 64, "num_frequencies": 32,
+               "readout": "roles"},
         "dws": {"hidden_dim": 32, "num_layers": 2, "readout_hidden": 64},
     },
 }

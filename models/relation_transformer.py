@@ -27,6 +27,7 @@ from .message_graph import MessageGraph
 from .relational_attention import relational_attention
 
 ATTENTION = ("edges", "all")
+READOUT = ("output", "roles")
 
 
 # One layer ------------------------------------------------------------------------------------
@@ -77,7 +78,13 @@ class RelationTransformer(nn.Module):
     ``model(batch) -> logits [num_graphs, num_classes]``. Invariant to permutations of hidden
     neurons: node positions are ``spec.node_role`` embeddings (one per input neuron, one per output
     neuron, one shared by each hidden layer's neurons), and the readout concatenates the output
-    neurons' final states.
+    neurons' final states (``readout="output"``) or the final state of every role: each input and
+    output neuron's, and the mean over each hidden layer's neurons (``readout="roles"``).
+
+    Attending along edges, a weight reaches a neuron one layer of the network per model layer, so the
+    output neurons see the first weight matrix only after ``spec.num_layers`` model layers: with
+    fewer, ``readout="output"`` would ignore the first weights, and is refused; ``"roles"`` sees
+    every weight after one layer.
 
     Args:
         spec: the spec of the networks the model reads.
@@ -94,18 +101,23 @@ class RelationTransformer(nn.Module):
         fourier_sigma: their standard deviation; about 1 suits inputs normalised per layer. (default: 1.0)
         attention: ``"edges"`` (each neuron attends to the neurons it is connected to) or ``"all"``
             (to every neuron of its network, non-edges reading a learned "no edge" state). (default: "edges")
+        readout: ``"output"`` (the output neurons' states) or ``"roles"`` (every role's, hidden layers
+            averaged). (default: "output")
         dropout: dropout in the residual branches. (default: 0.0)
     """
 
     def __init__(self, spec: nngraph.NetworkSpec, num_classes: int, num_layers: int = 4, node_dim: int = 64,
                  edge_dim: int = 32, num_heads: int = 8, attention_dim: int = 128, node_hidden: int = 128,
                  edge_hidden: int = 64, readout_hidden: int = 128, num_frequencies: int = 128,
-                 fourier_sigma: float = 1.0, attention: str = "edges", dropout: float = 0.0):
+                 fourier_sigma: float = 1.0, attention: str = "edges", readout: str = "output",
+                 dropout: float = 0.0):
         super().__init__()
         if not isinstance(spec, nngraph.NetworkSpec):
             raise ValueError(f"spec: expected an nngraph.NetworkSpec, got {type(spec).__name__}")
         if attention not in ATTENTION:
             raise ValueError(f"attention: expected one of {ATTENTION}, got {attention!r}")
+        if readout not in READOUT:
+            raise ValueError(f"readout: expected one of {READOUT}, got {readout!r}")
         sizes = dict(num_classes=num_classes, num_layers=num_layers, node_dim=node_dim, edge_dim=edge_dim,
                      num_heads=num_heads, attention_dim=attention_dim, node_hidden=node_hidden,
                      edge_hidden=edge_hidden, readout_hidden=readout_hidden)
@@ -116,7 +128,11 @@ class RelationTransformer(nn.Module):
             raise ValueError(f"dropout: expected a probability in [0, 1), got {dropout!r}")
         if attention_dim % num_heads:
             raise ValueError(f"attention_dim: expected a multiple of num_heads={num_heads}, got {attention_dim}")
-        self.spec, self.num_classes, self.attention = spec, num_classes, attention
+        if attention == "edges" and readout == "output" and num_layers < spec.num_layers:
+            raise ValueError(f"num_layers: {num_layers} layers of attention along edges cannot carry the first "
+                             f"weights of a {spec.num_layers}-layer network to its output neurons; use "
+                             f"num_layers >= {spec.num_layers}, readout='roles' or attention='all'")
+        self.spec, self.num_classes, self.attention, self.readout_from = spec, num_classes, attention, readout
         self.graph = MessageGraph(spec, all_pairs=attention == "all")
         self.encode_bias = FourierFeatures(node_dim, num_frequencies, fourier_sigma)
         self.encode_weight = FourierFeatures(edge_dim, num_frequencies, fourier_sigma)
@@ -129,8 +145,10 @@ class RelationTransformer(nn.Module):
             RelationTransformerLayer(node_dim, edge_dim, attention_dim, num_heads, node_hidden, edge_hidden,
                                      dropout, update_edges=l < num_layers - 1)
             for l in range(num_layers)])
-        n_out = spec.layer_sizes[-1]
-        self.readout = nn.Sequential(nn.Linear(n_out * node_dim, readout_hidden), nn.ReLU(),
+        num_read = spec.layer_sizes[-1] if readout == "output" else spec.num_roles
+        if readout == "roles":
+            self.register_buffer("role_size", torch.bincount(spec.node_role).float(), persistent=False)
+        self.readout = nn.Sequential(nn.Linear(num_read * node_dim, readout_hidden), nn.ReLU(),
                                      nn.Linear(readout_hidden, num_classes))
 
     def forward(self, batch: Data) -> torch.Tensor:
@@ -144,8 +162,12 @@ class RelationTransformer(nn.Module):
         e = self.graph.edge_states(w + self.direction[0], w + self.direction[1], self.no_edge)
         for layer in self.layers:
             h, e = layer(h, e, self.graph)
-        out = h[N - spec.layer_sizes[-1]:].transpose(0, 1).reshape(B, -1)
-        return self.readout(out)
+        if self.readout_from == "output":
+            out = h[N - spec.layer_sizes[-1]:]
+        else:  # mean state per role: single neurons keep theirs, hidden layers are averaged
+            out = h.new_zeros(spec.num_roles, *h.shape[1:]).index_add_(0, self.node_role, h)
+            out = out / self.role_size.view(-1, 1, 1)
+        return self.readout(out.transpose(0, 1).reshape(B, -1))
 
     def extra_repr(self) -> str:
-        return f"spec={self.spec}, attention={self.attention!r}"
+        return f"spec={self.spec}, attention={self.attention!r}, readout={self.readout_from!r}"

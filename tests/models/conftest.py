@@ -34,6 +34,23 @@ def nontrivial_perms(batch, gen: torch.Generator) -> list[torch.Tensor]:
             return perms
 
 
+def assert_every_layer_reaches_the_logits(model: torch.nn.Module, spec: nngraph.NetworkSpec, gen: torch.Generator):
+    """Changing any one layer's weights, or its biases, changes the logits: no parameter is out of sight."""
+    batch = random_batch(spec, 2, gen)
+    params = nngraph.flat_params(batch)
+    no_edge, no_bias = torch.full((spec.num_edges,), -1), torch.full((params.shape[1] - spec.num_edges,), -1)
+    weight_layer = torch.cat([spec.edge_layer, no_bias])
+    bias_layer = torch.cat([no_edge, spec.node_layer[spec.layer_sizes[0]:] - 1])
+    with torch.no_grad():
+        logits = model(batch)
+        for layer_of_param in (weight_layer, bias_layer):
+            for l in range(spec.num_layers):
+                moved = params + torch.randn(params.shape, generator=gen) * (layer_of_param == l)
+                change = (model(nngraph.with_flat_params(batch, moved)) - logits).abs().max()
+                what = "weights" if layer_of_param is weight_layer else "biases"
+                assert change > 1e-6, f"layer {l}'s {what} do not reach the logits"
+
+
 class TwoNetworkTask:
     """Which of two fixed random SIRENs is a noisy copy made from? Each copy gets noise (a fraction
     of each layer's spread) and random hidden-neuron permutations, so a classifier must read the

@@ -5,7 +5,8 @@ from torch_geometric.data import Batch
 import nngraph
 from models import DWSLayer, DWSNet
 from models.dwsnet import pieces_of, to_pieces
-from tests.models.conftest import TwoNetworkTask, nontrivial_perms, random_batch, sine_spec, train
+from tests.models.conftest import (TwoNetworkTask, assert_every_layer_reaches_the_logits, nontrivial_perms,
+                                   random_batch, sine_spec, train)
 
 
 @pytest.mark.parametrize("num_hidden", [1, 2, 3, 4, 5])
@@ -24,6 +25,13 @@ def test_invariant_to_hidden_neuron_permutations(num_hidden):
     assert (logits - moved).abs().max() > 1e-4
     assert features.shape == (4, model.readout[1].in_features) and (features - features_permuted).abs().max() < 1e-4
     assert torch.allclose(model.readout(features), logits, atol=1e-6)
+
+
+@pytest.mark.parametrize("num_layers", [1, 2])
+def test_every_weight_and_bias_reaches_the_logits(num_layers):
+    spec = nngraph.NetworkSpec((2, 6, 5, 4, 1))
+    model = DWSNet(spec, 3, hidden_dim=8, num_layers=num_layers, readout_hidden=16).eval()
+    assert_every_layer_reaches_the_logits(model, spec, torch.Generator().manual_seed(3))
 
 
 def test_default_model_is_invariant():

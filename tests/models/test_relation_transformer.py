@@ -4,18 +4,27 @@ from torch_geometric.data import Batch
 
 import nngraph
 from models import RelationTransformer
-from tests.models.conftest import TwoNetworkTask, nontrivial_perms, random_batch, sine_spec, train
+from tests.models.conftest import (TwoNetworkTask, assert_every_layer_reaches_the_logits, nontrivial_perms,
+                                   random_batch, sine_spec, train)
 
 SMALL = dict(num_layers=2, node_dim=16, edge_dim=8, num_heads=4, attention_dim=16, node_hidden=16, edge_hidden=16,
-             readout_hidden=16)
+             readout_hidden=16, readout="roles")
+LAYOUTS = [("edges", "roles"), ("edges", "output"), ("all", "output"), ("all", "roles")]
 
 
-@pytest.mark.parametrize("attention", ["edges", "all"])
+def small(spec: nngraph.NetworkSpec, num_classes: int, attention: str = "edges", readout: str = "roles"):
+    # Attention along edges read at the output neurons needs a layer per weight matrix.
+    layers = spec.num_layers if (attention, readout) == ("edges", "output") else SMALL["num_layers"]
+    return RelationTransformer(spec, num_classes, **{**SMALL, "num_layers": layers, "attention": attention,
+                                                     "readout": readout})
+
+
+@pytest.mark.parametrize("attention, readout", LAYOUTS)
 @pytest.mark.parametrize("num_hidden", [1, 2, 3, 4, 5])
-def test_invariant_to_hidden_neuron_permutations(num_hidden, attention):
+def test_invariant_to_hidden_neuron_permutations(num_hidden, attention, readout):
     gen = torch.Generator().manual_seed(num_hidden)
     spec = sine_spec(gen, num_hidden)
-    model = RelationTransformer(spec, 5, attention=attention, **SMALL).eval()
+    model = small(spec, 5, attention, readout).eval()
     batch = random_batch(spec, 4, gen)
     permuted = nngraph.permute(batch, nontrivial_perms(batch, gen))
     assert not torch.equal(permuted.edge_attr, batch.edge_attr)
@@ -37,6 +46,22 @@ def test_default_model_is_invariant(attention):
     with torch.no_grad():
         diff = model(batch) - model(nngraph.permute(batch, nontrivial_perms(batch, gen)))
     assert diff.abs().max() < 1e-4
+
+
+@pytest.mark.parametrize("attention, readout", LAYOUTS)
+def test_every_weight_and_bias_reaches_the_logits(attention, readout):
+    spec = nngraph.NetworkSpec((2, 6, 5, 4, 1))
+    model = small(spec, 3, attention, readout).eval()
+    assert_every_layer_reaches_the_logits(model, spec, torch.Generator().manual_seed(3))
+
+
+def test_output_readout_needs_a_layer_per_weight_matrix():
+    spec = nngraph.NetworkSpec((2, 6, 5, 4, 1))
+    with pytest.raises(ValueError, match="num_layers >= 4"):
+        RelationTransformer(spec, 3, num_layers=3)
+    RelationTransformer(spec, 3, num_layers=4)
+    RelationTransformer(spec, 3, num_layers=1, readout="roles")
+    RelationTransformer(spec, 3, num_layers=1, attention="all")
 
 
 def test_graphs_of_a_batch_do_not_interact():
@@ -82,6 +107,7 @@ def test_rejects_batches_it_was_not_built_for():
 
 @pytest.mark.parametrize("kwargs, match", [
     (dict(attention="dense"), "attention"),
+    (dict(readout="mean"), "readout"),
     (dict(num_heads=3), "attention_dim"),
     (dict(num_layers=0), "num_layers"),
     (dict(node_dim=0), "node_dim"),
