@@ -13,7 +13,8 @@ from experiments.lit_module import WeightSpaceClassifier
 from experiments.train import RESULT, parser, train
 
 TINY = {"rt": '{"num_layers": 1, "node_dim": 16, "edge_dim": 8, "num_heads": 2, "attention_dim": 16, '
-              '"node_hidden": 16, "edge_hidden": 16, "readout_hidden": 16, "num_frequencies": 8, "readout": "roles"}',
+              '"node_hidden": 16, "edge_hidden": 16, "readout_hidden": 16, "num_frequencies": 8, '
+              '"readout": "roles"}',
         "dws": '{"hidden_dim": 8, "num_layers": 1, "readout_hidden": 8}'}
 
 

@@ -43,11 +43,10 @@ def assert_every_layer_reaches_the_logits(model: torch.nn.Module, spec: nngraph.
     bias_layer = torch.cat([no_edge, spec.node_layer[spec.layer_sizes[0]:] - 1])
     with torch.no_grad():
         logits = model(batch)
-        for layer_of_param in (weight_layer, bias_layer):
+        for what, layer_of_param in (("weights", weight_layer), ("biases", bias_layer)):
             for l in range(spec.num_layers):
                 moved = params + torch.randn(params.shape, generator=gen) * (layer_of_param == l)
                 change = (model(nngraph.with_flat_params(batch, moved)) - logits).abs().max()
-                what = "weights" if layer_of_param is weight_layer else "biases"
                 assert change > 1e-6, f"layer {l}'s {what} do not reach the logits"
 
 
