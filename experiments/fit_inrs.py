@@ -14,7 +14,8 @@ import json
 from pathlib import Path
 
 import nngraph
-from nngraph.build import DATASETS
+from nngraph.build import DATASETS, DEFAULT_INIT
+from nngraph.siren import INITS
 
 REPO = Path(__file__).resolve().parents[1]
 SUBSET_DIR = Path(__file__).resolve().parent / "data" / "fashion-mnist-subset"
@@ -35,6 +36,8 @@ def main(argv=None) -> dict:
     p.add_argument("--views", type=int, default=1, help="INRs per training object (validation/test: 1)")
     p.add_argument("--limit", type=int, default=None, help="only the first N objects of each official split")
     p.add_argument("--steps", type=int, default=None, help="updates per INR (default: the paper's 1000)")
+    p.add_argument("--init", choices=INITS, default=DEFAULT_INIT,
+                   help="INR initialisation: reference (the public INR datasets'), zero_bias or siren (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available)")
     p.add_argument("--batch-size", type=int, default=None, help="INRs fitted at once")
@@ -49,7 +52,7 @@ def main(argv=None) -> dict:
     out = a.out or REPO / "runs" / "inrs" / f"{a.dataset}-v{a.views}"
     manifest = build(a.dataset, out, a.root, views=a.views, limit=a.limit, steps=a.steps, seed=a.seed,
                      device=device, batch_size=a.batch_size, shard_size=a.shard_size, sdf_points=a.sdf_points,
-                     points_per_step=a.points_per_step, compile=a.compile, progress=not a.no_progress)
+                     points_per_step=a.points_per_step, init=a.init, compile=a.compile, progress=not a.no_progress)
     print(f"wrote {out}: {len(manifest['shards'])} shards")
     print(json.dumps(manifest["summary"], indent=1))
     return manifest

@@ -1,4 +1,5 @@
-"""The training recipe: loss on hard or soft labels, AdamW with linear warm-up, accuracy."""
+"""The training recipe: loss on hard or soft labels, AdamW (amsgrad, as the reference) with linear
+warm-up, accuracy."""
 from __future__ import annotations
 
 import lightning as L
@@ -27,7 +28,7 @@ class WeightSpaceClassifier(L.LightningModule):
 
     def __init__(self, spec: nngraph.NetworkSpec | dict, num_classes: int, model: str = "rt", lr: float | None = None,
                  weight_decay: float = 5e-4, warmup_steps: int | None = None, model_kwargs: dict | None = None,
-                 batch_transform=None, normalize: nngraph.Normalize | dict | None = None):
+                 batch_transform=None, normalize: nngraph.Normalize | dict | None = None, amsgrad: bool = True):
         super().__init__()
         if model not in MODELS:
             raise ValueError(f"model: expected one of {sorted(MODELS)}, got {model!r}")
@@ -39,7 +40,7 @@ class WeightSpaceClassifier(L.LightningModule):
         self.save_hyperparameters({"spec": spec.to_dict(), "num_classes": num_classes, "model": model,
                                    "lr": lr or DEFAULT_LR[model], "weight_decay": weight_decay,
                                    "warmup_steps": DEFAULT_WARMUP[model] if warmup_steps is None else warmup_steps,
-                                   "model_kwargs": model_kwargs or {}, "normalize": stats})
+                                   "model_kwargs": model_kwargs or {}, "normalize": stats, "amsgrad": amsgrad})
         self.net = MODELS[model](spec, num_classes, **(model_kwargs or {}))
         self.batch_transform, self.normalize = batch_transform, normalize
         self.accuracy = torch.nn.ModuleDict({s: torchmetrics.Accuracy("multiclass", num_classes=num_classes)
@@ -77,7 +78,8 @@ class WeightSpaceClassifier(L.LightningModule):
 
     def configure_optimizers(self):
         hp = self.hparams
-        opt = torch.optim.AdamW(self.parameters(), lr=hp.lr, weight_decay=hp.weight_decay)
+        opt = torch.optim.AdamW(self.parameters(), lr=hp.lr, weight_decay=hp.weight_decay,
+                                amsgrad=hp.get("amsgrad", False))
         warmup = max(int(hp.warmup_steps), 1)
         sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: min(1.0, (step + 1) / warmup))
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}

@@ -66,29 +66,31 @@ def _cell(values: list[float] | None) -> str:
     return f"{statistics.mean(values):.2f} ± {std:.2f}" + (f" (n={len(values)})" if len(values) < 3 else "")
 
 
-def write_tables(acc: dict, out: Path, dataset: str, views: list[int], models: list[str], note: str = "") -> str:
-    """Write ``table1.md`` and ``table1.csv`` in the layout of the paper's Table 1; returns the markdown."""
+def write_tables(acc: dict, out: Path, dataset: str, views: list[int], models: list[str], note: str = "",
+                 rows: list[tuple[str, str]] = ROWS, name: str = "table1") -> str:
+    """Write ``<name>.md`` and ``<name>.csv`` in the layout of the paper's Table 1 (``rows``: (label,
+    augmentation) pairs); returns the markdown."""
     paper = load_paper()
     header = ["Augmentation", "Model"] + [f"{v} view{'s' if v > 1 else ''} (ours)" for v in views] \
         + [f"{v} view{'s' if v > 1 else ''} (paper)" for v in views]
     lines = [f"| {' | '.join(header)} |", "|" + "---|" * len(header)]
     rows_csv = []
     for model in models:
-        for label, name in ROWS:
-            ours = [acc.get((name, model, v)) for v in views]
+        for label, augmentation in rows:
+            ours = [acc.get((augmentation, model, v)) for v in views]
             theirs = [paper.get((label, MODEL_LABEL[model], dataset, v)) for v in views]
             cells = [_cell(o) for o in ours] + [f"{p[0]:.2f} ± {p[1]:.2f}" if p else "—" for p in theirs]
             lines.append(f"| {label} | {MODEL_LABEL[model]} | " + " | ".join(cells) + " |")
             for v, o, p in zip(views, ours, theirs):
-                rows_csv.append({"augmentation": label, "augment": name, "model": MODEL_LABEL[model], "dataset": dataset,
+                rows_csv.append({"augmentation": label, "augment": augmentation, "model": MODEL_LABEL[model], "dataset": dataset,
                                  "views": v, "n": len(o or []),
                                  "mean": f"{statistics.mean(o):.2f}" if o else "",
                                  "std": f"{statistics.stdev(o):.2f}" if o and len(o) > 1 else ("0.00" if o else ""),
                                  "paper_mean": p[0] if p else "", "paper_std": p[1] if p else ""})
     md = (note + "\n\n" if note else "") + "\n".join(lines) + "\n"
     out.mkdir(parents=True, exist_ok=True)
-    (out / "table1.md").write_text(md)
-    with open(out / "table1.csv", "w", newline="") as f:
+    (out / f"{name}.md").write_text(md)
+    with open(out / f"{name}.csv", "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=list(rows_csv[0]))
         w.writeheader()
         w.writerows(rows_csv)

@@ -42,6 +42,8 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--batch-size", type=int, default=128)
     ap.add_argument("--lr", type=float, default=None, help="default: 1e-3 for rt, 5e-3 for dws (Appendix C)")
     ap.add_argument("--weight-decay", type=float, default=5e-4)
+    ap.add_argument("--no-amsgrad", dest="amsgrad", action="store_false", help="plain AdamW (default: amsgrad, as the reference)")
+    ap.add_argument("--gradient-clip", type=float, default=None, help="clip the gradient norm (default: none, as the reference)")
     ap.add_argument("--warmup-steps", type=int, default=None, help="default: 1000 for rt, 0 for dws")
     ap.add_argument("--preset", choices=sorted(PRESETS), default="paper", help="model size: the paper's or a small CPU one")
     ap.add_argument("--model-kwargs", type=json.loads, default={}, help='JSON overrides, e.g. \'{"node_dim": 32}\'')
@@ -81,13 +83,13 @@ def train(args) -> dict:
     module = WeightSpaceClassifier(dm.spec, dm.num_classes, model=args.model, lr=args.lr,
                                    weight_decay=args.weight_decay, warmup_steps=args.warmup_steps,
                                    model_kwargs=model_kwargs(args.preset, args.model, args.model_kwargs),
-                                   batch_transform=dm.batch_transform, normalize=dm.normalize)
+                                   batch_transform=dm.batch_transform, normalize=dm.normalize, amsgrad=args.amsgrad)
     ckpt = ModelCheckpoint(dirpath=out / "checkpoints", monitor="val_acc", mode="max", save_last=True,
                            filename="best-{epoch}")
     loggers = [CSVLogger(out, name="csv"), TensorBoardLogger(out, name="tb")]  # a new version per (re)start
     trainer = L.Trainer(max_epochs=args.epochs, accelerator=args.accelerator, devices=args.devices,
                         num_nodes=args.num_nodes, strategy=args.strategy, callbacks=[ckpt], logger=loggers,
-                        gradient_clip_val=10.0, limit_train_batches=args.limit_train_batches,
+                        gradient_clip_val=args.gradient_clip, limit_train_batches=args.limit_train_batches,
                         enable_progress_bar=not args.quiet, enable_model_summary=not args.quiet,
                         log_every_n_steps=1, deterministic=False)
     last = out / "checkpoints" / "last.ckpt"

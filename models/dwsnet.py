@@ -7,7 +7,9 @@ the hidden-neuron permutations, the full space of the DWS layer (weight->weight,
 bias->weight and bias->bias blocks; also NFN's HNP layer, Zhou et al., 2023). For one hidden layer
 ``a`` acting on an input axis and an output axis, the equivariant maps are the identity and
 "average over the input axis, broadcast over the output axis"; for an axis in only one of them,
-the average or the broadcast. Grouping these by what they read gives one matmul per kind of term:
+the average or the broadcast. The average may be replaced by the maximum (``pooling="max"``, the
+reference implementation's choice): any symmetric pooling keeps the layer equivariant. Grouping
+these by what they read gives one matmul per kind of term:
 
 * ``W_l -> W_l``: a channel map of every entry;
 * everything indexed by the neurons of hidden layer ``a`` (the biases ``b_a``, the row means of
@@ -78,20 +80,26 @@ def to_pieces(spec: nngraph.NetworkSpec, weights: list[torch.Tensor], biases: li
     return out
 
 
-def pool(pieces: list[Piece], xs: list[torch.Tensor]) -> tuple[dict[int, list[torch.Tensor]], list[torch.Tensor]]:
+POOLING = ("max", "mean")
+BATCH_NORM = ("pooled", "equivariant", "none")
+HEAD = ("mlp", "linear")
+
+
+def pool(pieces: list[Piece], xs: list[torch.Tensor], pooling: str = "mean") -> tuple[dict[int, list[torch.Tensor]], list[torch.Tensor]]:
     """For each hidden layer, every feature indexed by its neurons ``[B, n_a, c]``; and every piece's
-    mean over all its hidden axes ``[B, c]``."""
+    mean (or maximum, ``pooling="max"``) over all its hidden axes ``[B, c]``."""
+    reduce = _max if pooling == "max" else _mean
     per_layer: dict[int, list[torch.Tensor]] = {}
     invariant = []
     for p, x in zip(pieces, xs):
         if len(p.axes) == 2:
-            rows, cols = _mean(x, 2), _mean(x, 1)
+            rows, cols = reduce(x, 2), reduce(x, 1)
             per_layer.setdefault(p.axes[0], []).append(rows)
             per_layer.setdefault(p.axes[1], []).append(cols)
-            invariant.append(_mean(rows, 1))
+            invariant.append(reduce(rows, 1))
         elif len(p.axes) == 1:
             per_layer.setdefault(p.axes[0], []).append(x)
-            invariant.append(_mean(x, 1))
+            invariant.append(reduce(x, 1))
         else:
             invariant.append(x)
     return per_layer, invariant
@@ -103,14 +111,20 @@ def _mean(x: torch.Tensor, dim: int) -> torch.Tensor:
     return x.sum(dim).mul_(1.0 / x.shape[dim])
 
 
+def _max(x: torch.Tensor, dim: int) -> torch.Tensor:
+    return x.amax(dim)
+
+
 class DWSLayer(nn.Module):
     """All linear maps between weight spaces of one spec that commute with hidden-neuron
     permutations, from ``in_channels`` to ``out_channels`` per entry (see the module docstring)."""
 
-    def __init__(self, spec: nngraph.NetworkSpec, in_channels: int, out_channels: int):
+    def __init__(self, spec: nngraph.NetworkSpec, in_channels: int, out_channels: int, pooling: str = "mean"):
         super().__init__()
+        if pooling not in POOLING:
+            raise ValueError(f"pooling: expected one of {POOLING}, got {pooling!r}")
         self.pieces = pieces_of(spec)
-        self.in_channels, self.out_channels = in_channels, out_channels
+        self.in_channels, self.out_channels, self.pooling = in_channels, out_channels, pooling
         hidden = range(1, spec.num_layers)
         # What each hidden layer's features are read into: (piece, role) in a fixed order.
         self.readers = {a: [] for a in hidden}
@@ -136,7 +150,7 @@ class DWSLayer(nn.Module):
         return self.pieces[i].fixed * channels if role == "self" else channels
 
     def forward(self, xs: list[torch.Tensor]) -> list[torch.Tensor]:
-        per_layer, invariant = pool(self.pieces, xs)
+        per_layer, invariant = pool(self.pieces, xs, self.pooling)
         g = self.from_invariants(torch.cat(invariant, dim=-1)).split(self.out_sizes, dim=-1)
         terms: dict[tuple[int, str], torch.Tensor] = {}
         for a, readers in self.readers.items():
@@ -158,13 +172,26 @@ class DWSLayer(nn.Module):
         return outs
 
     def extra_repr(self) -> str:
-        return f"in_channels={self.in_channels}, out_channels={self.out_channels}, pieces={len(self.pieces)}"
+        return (f"in_channels={self.in_channels}, out_channels={self.out_channels}, pieces={len(self.pieces)}, "
+                f"pooling={self.pooling!r}")
+
+
+class PieceNorm(nn.Module):
+    """Batch norm of each piece's channels, statistics over the batch and every entry of the piece:
+    shared by all neurons of a layer, so the map stays equivariant."""
+
+    def __init__(self, spec: nngraph.NetworkSpec, channels: int):
+        super().__init__()
+        self.norms = nn.ModuleList(nn.BatchNorm1d(p.fixed * channels) for p in pieces_of(spec))
+
+    def forward(self, xs: list[torch.Tensor]) -> list[torch.Tensor]:
+        return [norm(x.reshape(-1, x.shape[-1])).view_as(x) for norm, x in zip(self.norms, xs)]
 
 
 class DWSNet(nn.Module):
     """Invariant classifier of networks of one `nngraph.NetworkSpec`: an equivariant DWS layer lifts
     every weight and bias to ``hidden_dim`` channels, ``num_layers`` more follow (ReLU and dropout
-    between), then every piece is averaged over its hidden-neuron axes and an MLP maps the result to
+    between), then every piece is pooled over its hidden-neuron axes and a head maps the result to
     the classes. Reads graph batches through `nngraph.layer_views`.
 
     Args:
@@ -172,16 +199,21 @@ class DWSNet(nn.Module):
         num_classes: number of logits.
         hidden_dim: channels per weight and bias. (default: 128)
         num_layers: equivariant hidden-to-hidden layers after the lifting layer. (default: 4)
-        readout_hidden: hidden size of the classifier MLP. (default: 128)
+        readout_hidden: hidden size of the head's MLP (``head="mlp"``). (default: 128)
         dropout: dropout after each nonlinearity. (default: 0.0)
-        normalize_invariants: standardise the pooled features over the batch (batch norm) before the
-            classifier MLP. Each is a mean over many neurons drawn from nearly the same distribution in
-            every network, so between networks it moves by a small fraction of its common value; without
-            the standardisation training on Fashion-MNIST INRs stalls at chance. (default: True)
+        pooling: ``"mean"`` or ``"max"`` (the reference's), in every layer and before the head. On
+            reference-recipe INRs the mean reads them better (README, "Model settings"). (default: "mean")
+        batch_norm: ``"pooled"``: standardise the pooled features over the batch before the head.
+            Each pooled feature moves between networks by a small fraction of its common value, and
+            without the standardisation training on Fashion-MNIST INRs stalls at chance for epochs.
+            ``"equivariant"``: the reference's option, batch norm of every piece's channels before
+            each ReLU (`PieceNorm`). ``"none"``. (default: "pooled")
+        head: ``"mlp"`` (Linear, ReLU, Linear) or ``"linear"`` (the reference's). (default: "mlp")
     """
 
     def __init__(self, spec: nngraph.NetworkSpec, num_classes: int, hidden_dim: int = 128, num_layers: int = 4,
-                 readout_hidden: int = 128, dropout: float = 0.0, normalize_invariants: bool = True):
+                 readout_hidden: int = 128, dropout: float = 0.0, pooling: str = "mean", batch_norm: str = "pooled",
+                 head: str = "mlp"):
         super().__init__()
         if not isinstance(spec, nngraph.NetworkSpec):
             raise ValueError(f"spec: expected an nngraph.NetworkSpec, got {type(spec).__name__}")
@@ -193,29 +225,39 @@ class DWSNet(nn.Module):
             raise ValueError(f"num_layers: expected a non-negative integer, got {num_layers!r}")
         if not 0 <= dropout < 1:
             raise ValueError(f"dropout: expected a probability in [0, 1), got {dropout!r}")
-        self.spec, self.num_classes = spec, num_classes
-        self.layers = nn.ModuleList([DWSLayer(spec, 1, hidden_dim)]
-                                    + [DWSLayer(spec, hidden_dim, hidden_dim) for _ in range(num_layers)])
+        for name, value, allowed in (("pooling", pooling, POOLING), ("batch_norm", batch_norm, BATCH_NORM),
+                                     ("head", head, HEAD)):
+            if value not in allowed:
+                raise ValueError(f"{name}: expected one of {allowed}, got {value!r}")
+        self.spec, self.num_classes, self.pooling, self.batch_norm = spec, num_classes, pooling, batch_norm
+        self.layers = nn.ModuleList([DWSLayer(spec, 1, hidden_dim, pooling)]
+                                    + [DWSLayer(spec, hidden_dim, hidden_dim, pooling) for _ in range(num_layers)])
+        self.norms = nn.ModuleList(PieceNorm(spec, hidden_dim) for _ in self.layers) if batch_norm == "equivariant" \
+            else None
         self.dropout = nn.Dropout(dropout)
         pooled = sum(p.fixed for p in pieces_of(spec)) * hidden_dim
         # Momentum 0.5: the pooled features drift fast next to their spread, and a long running
         # average lags them enough to throw evaluation-mode logits off (spikes of validation loss).
-        self.readout = nn.Sequential(nn.BatchNorm1d(pooled, momentum=0.5) if normalize_invariants else nn.Identity(),
-                                     nn.Linear(pooled, readout_hidden), nn.ReLU(),
-                                     nn.Linear(readout_hidden, num_classes))
+        norm = nn.BatchNorm1d(pooled, momentum=0.5) if batch_norm == "pooled" else nn.Identity()
+        classify = nn.Sequential(nn.Linear(pooled, readout_hidden), nn.ReLU(), nn.Linear(readout_hidden, num_classes)) \
+            if head == "mlp" else nn.Linear(pooled, num_classes)
+        self.readout = nn.Sequential(norm, classify)
 
     def forward(self, batch: Data) -> torch.Tensor:
         return self.readout(self.invariants(batch))
 
     def invariants(self, batch: Data) -> torch.Tensor:
-        """The pooled invariant features ``[num_graphs, F]`` that the classifier MLP reads."""
+        """The pooled invariant features ``[num_graphs, F]`` that the head reads."""
         check_batch(batch, self.spec, type(self).__name__)
         xs = to_pieces(self.spec, *nngraph.layer_views(batch))
-        for layer in self.layers:
+        for k, layer in enumerate(self.layers):
+            xs = layer(xs)
+            if self.norms is not None:
+                xs = self.norms[k](xs)
             # In place for the big weight tensors, which nothing else reads.
-            xs = [self.dropout(y.relu_() if y.dim() == 4 else y.relu()) for y in layer(xs)]
-        _, invariant = pool(self.layers[0].pieces, xs)
+            xs = [self.dropout(y.relu_() if y.dim() == 4 else y.relu()) for y in xs]
+        _, invariant = pool(self.layers[0].pieces, xs, self.pooling)
         return torch.cat(invariant, dim=-1)
 
     def extra_repr(self) -> str:
-        return f"spec={self.spec}"
+        return f"spec={self.spec}, pooling={self.pooling!r}, batch_norm={self.batch_norm!r}"

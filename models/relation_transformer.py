@@ -28,6 +28,7 @@ from .relational_attention import relational_attention
 
 ATTENTION = ("edges", "all")
 READOUT = ("output", "roles")
+ATTENTION_SCALE = ("total", "head")
 
 
 # One layer ------------------------------------------------------------------------------------
@@ -40,9 +41,9 @@ class RelationTransformerLayer(nn.Module):
     """
 
     def __init__(self, node_dim: int, edge_dim: int, attention_dim: int, num_heads: int, node_hidden: int,
-                 edge_hidden: int, dropout: float = 0.0, update_edges: bool = True):
+                 edge_hidden: int, dropout: float = 0.0, update_edges: bool = True, logit_scale: float | None = None):
         super().__init__()
-        self.num_heads, self.update_edges = num_heads, update_edges
+        self.num_heads, self.update_edges, self.logit_scale = num_heads, update_edges, logit_scale
         self.node_qkv = nn.Linear(node_dim, 3 * attention_dim, bias=False)
         self.edge_qkv = nn.Linear(edge_dim, 4 * attention_dim, bias=False)  # Q_e, K_e, V_1, V_2
         self.attention_out = nn.Linear(attention_dim, node_dim)
@@ -61,7 +62,7 @@ class RelationTransformerLayer(nn.Module):
     def forward(self, h: torch.Tensor, e: torch.Tensor, graph: MessageGraph) -> tuple[torch.Tensor, torch.Tensor]:
         """``h [N, B, node_dim]``, ``e [M, B, edge_dim]``."""
         attended = relational_attention(self.node_qkv(h), e, self.edge_qkv.weight, graph.receivers, graph.senders,
-                                        self.num_heads)
+                                        self.num_heads, self.logit_scale)
         h = self.node_norm1(h + self.dropout(self.attention_out(attended)))
         h = self.node_norm2(h + self.dropout(self.node_mlp(h)))
         if self.update_edges:
@@ -81,10 +82,13 @@ class RelationTransformer(nn.Module):
     neurons' final states (``readout="output"``) or the final state of every role: each input and
     output neuron's, and the mean over each hidden layer's neurons (``readout="roles"``).
 
+    The defaults are the reference implementation's (all-pairs attention, the output neurons'
+    readout, dropout 0.2, logits scaled by ``1/sqrt(attention_dim)``), and accept every spec.
     Attending along edges, a weight reaches a neuron one layer of the network per model layer, so the
     output neurons see the first weight matrix only after ``spec.num_layers`` model layers: with
     fewer, ``readout="output"`` would ignore the first weights, and is refused; ``"roles"`` sees
-    every weight after one layer.
+    every weight after one layer. Attending to all pairs, any neuron reaches any other in one layer,
+    so two layers carry every weight to the output neurons.
 
     Args:
         spec: the spec of the networks the model reads.
@@ -100,17 +104,20 @@ class RelationTransformer(nn.Module):
         num_frequencies: Fourier frequencies encoding each weight and bias. (default: 128)
         fourier_sigma: their standard deviation; about 1 suits inputs normalised per layer. (default: 1.0)
         attention: ``"edges"`` (each neuron attends to the neurons it is connected to) or ``"all"``
-            (to every neuron of its network, non-edges reading a learned "no edge" state). (default: "edges")
+            (to every neuron of its network, non-edges reading a learned "no edge" state). (default: "all")
         readout: ``"output"`` (the output neurons' states) or ``"roles"`` (every role's, hidden layers
             averaged). (default: "output")
-        dropout: dropout in the residual branches. (default: 0.0)
+        dropout: dropout in the residual branches of nodes and edges. (default: 0.2)
+        attention_scale: attention logits scaled by ``1/sqrt(attention_dim)`` (``"total"``, the
+            reference's) or by ``1/sqrt(attention_dim / num_heads)`` (``"head"``, the usual
+            transformer's: sharper by ``sqrt(num_heads)``). (default: "total")
     """
 
     def __init__(self, spec: nngraph.NetworkSpec, num_classes: int, num_layers: int = 4, node_dim: int = 64,
                  edge_dim: int = 32, num_heads: int = 8, attention_dim: int = 128, node_hidden: int = 128,
                  edge_hidden: int = 64, readout_hidden: int = 128, num_frequencies: int = 128,
-                 fourier_sigma: float = 1.0, attention: str = "edges", readout: str = "output",
-                 dropout: float = 0.0):
+                 fourier_sigma: float = 1.0, attention: str = "all", readout: str = "output",
+                 dropout: float = 0.2, attention_scale: str = "total"):
         super().__init__()
         if not isinstance(spec, nngraph.NetworkSpec):
             raise ValueError(f"spec: expected an nngraph.NetworkSpec, got {type(spec).__name__}")
@@ -118,6 +125,8 @@ class RelationTransformer(nn.Module):
             raise ValueError(f"attention: expected one of {ATTENTION}, got {attention!r}")
         if readout not in READOUT:
             raise ValueError(f"readout: expected one of {READOUT}, got {readout!r}")
+        if attention_scale not in ATTENTION_SCALE:
+            raise ValueError(f"attention_scale: expected one of {ATTENTION_SCALE}, got {attention_scale!r}")
         sizes = dict(num_classes=num_classes, num_layers=num_layers, node_dim=node_dim, edge_dim=edge_dim,
                      num_heads=num_heads, attention_dim=attention_dim, node_hidden=node_hidden,
                      edge_hidden=edge_hidden, readout_hidden=readout_hidden)
@@ -128,11 +137,14 @@ class RelationTransformer(nn.Module):
             raise ValueError(f"dropout: expected a probability in [0, 1), got {dropout!r}")
         if attention_dim % num_heads:
             raise ValueError(f"attention_dim: expected a multiple of num_heads={num_heads}, got {attention_dim}")
-        if attention == "edges" and readout == "output" and num_layers < spec.num_layers:
-            raise ValueError(f"num_layers: {num_layers} layers of attention along edges cannot carry the first "
+        reach = spec.num_layers if attention == "edges" else min(2, spec.num_layers)
+        if readout == "output" and num_layers < reach:
+            raise ValueError(f"num_layers: {num_layers} layer(s) of attention ({attention!r}) cannot carry the first "
                              f"weights of a {spec.num_layers}-layer network to its output neurons; use "
-                             f"num_layers >= {spec.num_layers}, readout='roles' or attention='all'")
+                             f"num_layers >= {reach} or readout='roles'")
         self.spec, self.num_classes, self.attention, self.readout_from = spec, num_classes, attention, readout
+        self.attention_scale = attention_scale
+        logit_scale = attention_dim ** -0.5 if attention_scale == "total" else None
         self.graph = MessageGraph(spec, all_pairs=attention == "all")
         self.encode_bias = FourierFeatures(node_dim, num_frequencies, fourier_sigma)
         self.encode_weight = FourierFeatures(edge_dim, num_frequencies, fourier_sigma)
@@ -143,7 +155,7 @@ class RelationTransformer(nn.Module):
         self.layers = nn.ModuleList([
             # The readout reads nodes only, so the last layer's edge update would be unused.
             RelationTransformerLayer(node_dim, edge_dim, attention_dim, num_heads, node_hidden, edge_hidden,
-                                     dropout, update_edges=l < num_layers - 1)
+                                     dropout, update_edges=l < num_layers - 1, logit_scale=logit_scale)
             for l in range(num_layers)])
         num_read = spec.layer_sizes[-1] if readout == "output" else spec.num_roles
         if readout == "roles":
@@ -170,4 +182,5 @@ class RelationTransformer(nn.Module):
         return self.readout(out.transpose(0, 1).reshape(B, -1))
 
     def extra_repr(self) -> str:
-        return f"spec={self.spec}, attention={self.attention!r}, readout={self.readout_from!r}"
+        return (f"spec={self.spec}, attention={self.attention!r}, readout={self.readout_from!r}, "
+                f"attention_scale={self.attention_scale!r}")

@@ -3,7 +3,9 @@
 For receiver ``i``, sender ``j``, edge ``m = (j -> i)`` with state ``e_m`` and, per head,
 
     q_m = q_i + Q e_m,   k_m = k_j + K e_m,   v_m = v_j * (V_1 e_m) + V_2 e_m,
-    out_i = sum over the edges m into i of softmax(q_m . k_m / sqrt(d_head)) v_m.
+    out_i = sum over the edges m into i of softmax(scale * q_m . k_m) v_m,
+
+with ``scale = 1/sqrt(d_head)`` by default.
 
 Written out by hand because the edge-sized tensors are the whole cost: autograd would keep the
 projections of the edge states, ``q_m``, ``k_m``, ``v_m`` and the messages for the backward pass
@@ -40,7 +42,7 @@ def _add_projection(out: torch.Tensor, e: torch.Tensor, weight: torch.Tensor) ->
 
 class _RelationalAttention(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, node_qkv, e, edge_weight, receivers, senders, num_heads: int):
+    def forward(ctx, node_qkv, e, edge_weight, receivers, senders, num_heads: int, scale: float):
         N, B, _ = node_qkv.shape
         M = e.shape[0]
         da = edge_weight.shape[0] // 4
@@ -49,13 +51,14 @@ class _RelationalAttention(torch.autograd.Function):
         w_q, w_k, w_gate, w_v = edge_weight.split(da)
         q = _add_projection(q_node.index_select(0, receivers), e, w_q)
         k = _add_projection(k_node.index_select(0, senders), e, w_k)
-        logits = q.mul_(k).view(shape).sum(-1).mul_(shape[-1] ** -0.5)
+        logits = q.mul_(k).view(shape).sum(-1).mul_(scale)
         attention = segment_softmax(logits, receivers, N)
         v = torch.index_select(v_node, 0, senders, out=k)
         v.view(-1, da).mul_(torch.mm(e.view(-1, e.shape[-1]), w_gate.t(), out=q.view(-1, da)))
         _add_projection(v, e, w_v).view(shape).mul_(attention.unsqueeze(-1))
         out = v.new_zeros(N, B, da).index_add_(0, receivers, v)
         ctx.save_for_backward(node_qkv, e, edge_weight, attention, receivers, senders)
+        ctx.scale = scale
         return out
 
     @float32_backward
@@ -90,10 +93,10 @@ class _RelationalAttention(torch.autograd.Function):
         g_v_sender = torch.mul(g_v, gate, out=v_sender)
         g_v_node = grad_out.new_zeros(N, B, da).index_add_(0, senders, g_v_sender)
 
-        # Softmax, then the logits q . k / sqrt(d_head).
+        # Softmax, then the logits scale * q . k.
         weighted = attention * g_attention
         total = weighted.new_zeros(N, B, H).index_add_(0, receivers, weighted)
-        g_logits = (g_attention - total.index_select(0, receivers)).mul_(attention).mul_(shape[-1] ** -0.5)
+        g_logits = (g_attention - total.index_select(0, receivers)).mul_(attention).mul_(ctx.scale)
         q = _add_projection(torch.index_select(q_node, 0, receivers, out=g_msg), e, w_q)
         k = _add_projection(torch.index_select(k_node, 0, senders, out=gate), e, w_k)
         g_q = k.view(shape).mul_(g_logits.unsqueeze(-1)).view(M, B, da)  # dq = dlogits * k, in k's buffer
@@ -105,11 +108,12 @@ class _RelationalAttention(torch.autograd.Function):
         g_q_node = grad_out.new_zeros(N, B, da).index_add_(0, receivers, g_q)
         g_k_node = grad_out.new_zeros(N, B, da).index_add_(0, senders, g_k)
         grad_node = torch.cat([g_q_node, g_k_node, g_v_node], dim=-1)
-        return grad_node, grad_e, grad_weight, None, None, None
+        return grad_node, grad_e, grad_weight, None, None, None, None
 
 
 def relational_attention(node_qkv: torch.Tensor, e: torch.Tensor, edge_weight: torch.Tensor,
-                         receivers: torch.Tensor, senders: torch.Tensor, num_heads: int) -> torch.Tensor:
+                         receivers: torch.Tensor, senders: torch.Tensor, num_heads: int,
+                         scale: float | None = None) -> torch.Tensor:
     """Multi-head relational attention along directed edges ``senders[m] -> receivers[m]``.
 
     Args:
@@ -118,6 +122,7 @@ def relational_attention(node_qkv: torch.Tensor, e: torch.Tensor, edge_weight: t
         edge_weight: ``[4 d, c]``, the edge projections ``Q``, ``K``, ``V_1``, ``V_2`` stacked.
         receivers, senders: ``[M]`` node indices; every node must receive at least one edge.
         num_heads: attention heads; ``d`` must be a multiple of it.
+        scale: the factor of the logits ``q . k`` (default ``1/sqrt(d / num_heads)``).
 
     Returns ``[N, B, d]``: each node's attention-weighted sum of the values of its incoming edges.
     """
@@ -130,4 +135,6 @@ def relational_attention(node_qkv: torch.Tensor, e: torch.Tensor, edge_weight: t
     if receivers.shape != (e.shape[0],) or senders.shape != (e.shape[0],):
         raise ValueError(f"receivers, senders: expected shape ({e.shape[0]},), got {tuple(receivers.shape)} "
                          f"and {tuple(senders.shape)}")
-    return apply_float32(_RelationalAttention, node_qkv, e.contiguous(), edge_weight, receivers, senders, num_heads)
+    scale = (d // num_heads) ** -0.5 if scale is None else float(scale)
+    return apply_float32(_RelationalAttention, node_qkv, e.contiguous(), edge_weight, receivers, senders, num_heads,
+                         scale)

@@ -34,15 +34,22 @@ from .shards import (layer_stats, load_shard, read_manifest, read_shard_metadata
                      sha256_file, write_manifest, write_shard)
 from .sources import (FASHION_MNIST_DIR, load_fashion_mnist, load_mnist, load_modelnet_npz,
                       load_modelnet_off, normalize_unit_sphere, read_off)
+from .siren import INITS
 from .spec import NetworkSpec
 
 SPLIT_SEED = 0
 SPLITS = ("train", "val", "test")
 
 
+# The INR initialisation a build uses unless told otherwise (`nngraph.init_params`; why: README).
+DEFAULT_INIT = "reference"
+# The reference INR adds 0.5 to its output; the other recipes have no offset.
+OUTPUT_OFFSET = {"reference": 0.5, "zero_bias": 0.0, "siren": 0.0}
+
+
 @dataclass(frozen=True)
 class FitRecipe:
-    """How one kind of INR is fitted (paper, Appendix E)."""
+    """How one kind of INR is fitted (paper, Appendix E) and initialised (``init``, one of `INITS`)."""
     layer_sizes: tuple[int, ...]
     steps: int
     lr: float
@@ -50,9 +57,10 @@ class FitRecipe:
     psnr_stop: float | None
     points_per_step: int | None = None
     sdf_points: int | None = None
+    init: str = DEFAULT_INIT
 
     def spec(self) -> NetworkSpec:
-        return NetworkSpec(self.layer_sizes, "sine", 30.0)
+        return NetworkSpec(self.layer_sizes, "sine", 30.0, output_offset=OUTPUT_OFFSET[self.init])
 
 
 IMAGE_RECIPE = FitRecipe((2, 32, 32, 1), steps=1000, lr=5e-4, optimizer="adam", psnr_stop=40.0)
@@ -156,13 +164,14 @@ def build_inr_dataset(dataset: str, out: str | Path, *, root: str | Path | None 
                       limit: int | None = None, steps: int | None = None, seed: int = 0, device=None,
                       batch_size: int | None = None, shard_size: int | None = None,
                       sdf_points: int | None = None, points_per_step: int | None = None,
-                      compile: bool = False, progress: bool = True,
+                      init: str = DEFAULT_INIT, compile: bool = False, progress: bool = True,
                       on_shard: Callable[[Path], None] | None = None) -> dict:
     """Fit the INR dataset ``dataset`` (one of `DATASETS`) into the folder ``out``; returns the manifest.
 
     ``root``: where the source is (an IDX folder, the ModelNet10 ``.npz`` or a ModelNet40 folder);
     ``limit``: only the first ``limit`` objects of each official split; ``steps``, ``sdf_points``,
-    ``points_per_step``: override the recipe; ``seed``: INR initialisations and SDF samples;
+    ``points_per_step``: override the recipe; ``init``: the INR initialisation (one of
+    `nngraph.siren.INITS`, recorded in the manifest); ``seed``: INR initialisations and SDF samples;
     ``device``, ``batch_size``, ``compile``: how to fit (not part of the result's identity);
     ``shard_size``: INRs per shard; ``on_shard(path)`` is called after each shard is written.
     Rerunning with the same arguments resumes; different arguments into a used folder is an error.
@@ -171,11 +180,13 @@ def build_inr_dataset(dataset: str, out: str | Path, *, root: str | Path | None 
         raise ValueError(f"views: expected a positive integer, got {views!r}")
     if limit is not None and (not isinstance(limit, int) or limit < 1):
         raise ValueError(f"limit: expected a positive integer or None, got {limit!r}")
+    if init not in INITS:
+        raise ValueError(f"init: expected one of {INITS}, got {init!r}")
     source = _Source(dataset, root, limit)
     base = IMAGE_RECIPE if source.image else SHAPE_RECIPE
     recipe = FitRecipe(base.layer_sizes, steps if steps is not None else base.steps, base.lr, base.optimizer,
                        base.psnr_stop, points_per_step or base.points_per_step,
-                       None if source.image else (sdf_points or base.sdf_points))
+                       None if source.image else (sdf_points or base.sdf_points), init)
     spec = recipe.spec()
     shard_size = shard_size or DEFAULT_SHARD_SIZE["image" if source.image else "shape"]
     splits = make_splits(source)
@@ -246,7 +257,7 @@ def _fit_unit(source, splits, unit, recipe, spec, seed, labels, path, config_id,
     seeds = torch.tensor([inr_seed(seed, src_split, o, v) for o, v in zip(obj.tolist(), view.tolist())])
     coords, targets = source.targets(src_split, objects, recipe, seed, device)
     result = fit_inrs(coords, targets, spec, steps=recipe.steps, lr=recipe.lr, optimizer=recipe.optimizer,
-                      psnr_stop=recipe.psnr_stop, seeds=seeds, points_per_step=recipe.points_per_step,
+                      psnr_stop=recipe.psnr_stop, seeds=seeds, init=recipe.init, points_per_step=recipe.points_per_step,
                       target_index=torch.arange(n).repeat(V), device=device, batch_size=batch_size,
                       compile=compile, progress=progress)
     tensors = {"params": result.params, "label": torch.from_numpy(labels[src_split][objects]).repeat(V),

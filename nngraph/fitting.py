@@ -9,8 +9,9 @@ the trajectory).
 
 Conventions:
 
-- Each INR ``i`` starts from ``nngraph.init_params`` drawn with its own generator seeded by
-  ``seeds[i]`` (on the CPU, then moved), so an INR does not depend on batching or device.
+- Each INR ``i`` starts from ``nngraph.init_params`` (the named ``init``) drawn with its own
+  generator seeded by ``seeds[i]`` (on the CPU, then moved), so an INR does not depend on batching
+  or device.
 - The loss of an INR is the mean squared error over its points and outputs. Image targets are grey
   levels in ``[0, 1]`` and ``PSNR = 10 log10(1 / MSE)``, on that ``[0, 1]`` scale.
 - An INR stops when its PSNR exceeds ``psnr_stop`` (before another update) or after ``steps``
@@ -23,7 +24,7 @@ from typing import Sequence
 
 import torch
 
-from .siren import init_params
+from .siren import INITS, init_params
 from .spec import NetworkSpec
 from .views import split_layers
 
@@ -48,12 +49,13 @@ def psnr_of(mse: torch.Tensor) -> torch.Tensor:
     return -10.0 * torch.log10(mse.clamp_min(1e-20))
 
 
-def init_flat(spec: NetworkSpec, seeds: Sequence[int] | torch.Tensor) -> torch.Tensor:
-    """``[len(seeds), P]`` SIREN initialisations, INR ``i`` drawn by a CPU generator seeded ``seeds[i]``."""
+def init_flat(spec: NetworkSpec, seeds: Sequence[int] | torch.Tensor, init: str = "siren") -> torch.Tensor:
+    """``[len(seeds), P]`` initialisations (`nngraph.init_params`'s ``init``), INR ``i`` drawn by a CPU
+    generator seeded ``seeds[i]``."""
     rows = []
     gen = torch.Generator()
     for s in torch.as_tensor(seeds).tolist():  # one generator per INR: its init ignores batching
-        w, b = init_params(spec, 1, generator=gen.manual_seed(int(s)))
+        w, b = init_params(spec, 1, generator=gen.manual_seed(int(s)), init=init)
         rows.append(torch.cat([t.reshape(-1) for t in w + b]))
     return torch.stack(rows) if rows else torch.empty(0, spec.num_params)
 
@@ -94,6 +96,7 @@ def loss_and_grads(spec: NetworkSpec, params: torch.Tensor, coords: torch.Tensor
 
     ``params [B, P]``, ``coords [n, d_in]`` (shared) or ``[B, n, d_in]``, ``targets [B, n, d_out]``;
     ``grid``: `grid_axes` of shared 2D ``coords``, for a cheaper first sine layer.
+    The output includes the spec's ``output_offset``.
     Sine layers compute ``sin(w0 (W h + b))``; ``w0`` is folded into the small weight tensors, and the
     chain rule's powers of ``w0`` are carried as one scalar, so the big tensors see no extra pass.
     """
@@ -120,7 +123,7 @@ def loss_and_grads(spec: NetworkSpec, params: torch.Tensor, coords: torch.Tensor
             derivs.append(z > 0)
             h = z.clamp_min_(0)
         inputs.append(h)
-    residual = h.sub_(targets)
+    residual = (h.add_(spec.output_offset) if spec.output_offset else h).sub_(targets)
     loss = residual.square().mean(dim=(1, 2))
     g = residual.mul_(2.0 / (n * spec.layer_sizes[-1]))  # d loss / d output
     gw, gb = [None] * L, [None] * L
@@ -166,7 +169,7 @@ def adam_update(params: torch.Tensor, grads: torch.Tensor, m: torch.Tensor, v: t
 
 def fit_inrs(coords: torch.Tensor, targets: torch.Tensor, spec: NetworkSpec, *, steps: int = 1000,
              lr: float = 5e-4, optimizer: str = "adam", weight_decay: float = 1e-2,
-             psnr_stop: float | None = 40.0, seeds: Sequence[int] | torch.Tensor | None = None,
+             psnr_stop: float | None = 40.0, seeds: Sequence[int] | torch.Tensor | None = None, init: str = "siren",
              points_per_step: int | None = None, target_index: torch.Tensor | None = None, device=None,
              batch_size: int | None = None, backend: str = "auto", compile: bool = False,
              progress: bool = True) -> FitResult:
@@ -182,6 +185,7 @@ def fit_inrs(coords: torch.Tensor, targets: torch.Tensor, spec: NetworkSpec, *, 
             decoupled ``weight_decay``, torch's default 1e-2).
         psnr_stop: stop an INR once its PSNR exceeds this (dB, ``[0, 1]`` scale); None never stops.
         seeds: one integer per INR (default ``0..B-1``) seeding its initialisation.
+        init: the initialisation, one of `nngraph.siren.INITS` (see `nngraph.init_params`).
         points_per_step: if set, each update uses a window of this many of the ``n`` points, the
             ``k``-th update of an INR the points ``k*m .. k*m+m-1`` (mod ``n``); shuffle samples first.
         device: where to fit (default: the device of ``targets``); results come back on the CPU.
@@ -205,6 +209,8 @@ def fit_inrs(coords: torch.Tensor, targets: torch.Tensor, spec: NetworkSpec, *, 
     if len(target_index) and (target_index.min() < 0 or target_index.max() >= S):
         raise ValueError(f"target_index: expected indices in 0..{S - 1}")
     B = len(target_index)
+    if init not in INITS:
+        raise ValueError(f"init: expected one of {INITS}, got {init!r}")
     if optimizer not in ("adam", "adamw"):
         raise ValueError(f"optimizer: expected 'adam' or 'adamw', got {optimizer!r}")
     if not isinstance(steps, int) or steps < 0:
@@ -245,7 +251,7 @@ def fit_inrs(coords: torch.Tensor, targets: torch.Tensor, spec: NetworkSpec, *, 
             new = torch.arange(next_id, min(B, next_id + batch_size - len(ids)))
             next_id += len(new)
             ids = torch.cat([ids, new.to(device)])
-            params = torch.cat([params, init_flat(spec, seeds[new]).to(device)])
+            params = torch.cat([params, init_flat(spec, seeds[new], init).to(device)])
             zeros = torch.zeros(len(new), P, device=device)
             m, v = torch.cat([m, zeros]), torch.cat([v, zeros])
             count = torch.cat([count, torch.zeros(len(new), dtype=torch.long, device=device)])

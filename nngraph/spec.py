@@ -15,12 +15,15 @@ class NetworkSpec:
     """Layer sizes and activation of an MLP, e.g. ``NetworkSpec((2, 32, 32, 1))`` for a 2D SIREN.
 
     The activation follows every layer but the last; a sine layer computes ``sin(w0 * (W x + b))``
-    (all layers share ``w0``, as in SIREN and the public INR datasets).
+    (all layers share ``w0``, as in SIREN and the public INR datasets). ``output_offset`` is a
+    constant added to the last layer's output (the public INR datasets' images use 0.5, so that
+    their output biases hold only the deviation from mid-grey).
     """
 
     layer_sizes: tuple[int, ...]
     activation: str = "sine"
     w0: float = 30.0
+    output_offset: float = 0.0
 
     def __post_init__(self):
         sizes = tuple(self.layer_sizes)
@@ -32,13 +35,17 @@ class NetworkSpec:
             raise ValueError(f"activation: expected one of {ACTIVATIONS}, got {self.activation!r}")
         if not (isinstance(self.w0, (int, float)) and math.isfinite(self.w0) and self.w0 > 0):
             raise ValueError(f"w0: expected a positive finite number, got {self.w0!r}")
+        if not (isinstance(self.output_offset, (int, float)) and math.isfinite(self.output_offset)):
+            raise ValueError(f"output_offset: expected a finite number, got {self.output_offset!r}")
         object.__setattr__(self, "layer_sizes", sizes)
         object.__setattr__(self, "w0", float(self.w0))
+        object.__setattr__(self, "output_offset", float(self.output_offset))
 
     def __repr__(self) -> str:
         sizes = "-".join(map(str, self.layer_sizes))
         w0 = f", w0={self.w0:g}" if self.activation == "sine" else ""
-        return f"NetworkSpec({sizes}, {self.activation}{w0})"
+        offset = f", output_offset={self.output_offset:g}" if self.output_offset else ""
+        return f"NetworkSpec({sizes}, {self.activation}{w0}{offset})"
 
     # Shapes -------------------------------------------------------------------------------------
     @property
@@ -124,8 +131,9 @@ class NetworkSpec:
         return self.layer_sizes[0] + len(self.layer_sizes) - 2 + self.layer_sizes[-1]
 
     def to_dict(self) -> dict:
-        return {"layer_sizes": list(self.layer_sizes), "activation": self.activation, "w0": self.w0}
+        return {"layer_sizes": list(self.layer_sizes), "activation": self.activation, "w0": self.w0,
+                "output_offset": self.output_offset}
 
     @classmethod
     def from_dict(cls, d: dict) -> "NetworkSpec":
-        return cls(tuple(d["layer_sizes"]), d.get("activation", "sine"), d.get("w0", 30.0))
+        return cls(tuple(d["layer_sizes"]), d.get("activation", "sine"), d.get("w0", 30.0), d.get("output_offset", 0.0))

@@ -72,6 +72,15 @@ def test_checkpoint_loads_safely_and_gives_the_reported_test_accuracy(data, tmp_
     assert (logits.argmax(1) == test.labels).float().mean().item() == pytest.approx(r["test_acc"], abs=1e-6)
 
 
+@pytest.mark.parametrize("flag, amsgrad", [((), True), (("--no-amsgrad",), False)])
+def test_optimiser_is_the_reference_amsgrad_adamw(data, tmp_path, flag, amsgrad):
+    train(_args(data, tmp_path, "dws", "none", 1, *flag))
+    module = WeightSpaceClassifier.load_from_checkpoint(tmp_path / "checkpoints" / "last.ckpt", map_location="cpu",
+                                                        weights_only=True)
+    assert module.configure_optimizers()["optimizer"].defaults["amsgrad"] is amsgrad
+    assert parser().parse_args(["--data", "d"]).gradient_clip is None  # no clipping, as the reference
+
+
 def test_finished_run_is_not_repeated(data, tmp_path):
     r1 = train(_args(data, tmp_path, "dws", "none", 1))
     mtime = (tmp_path / RESULT).stat().st_mtime

@@ -55,13 +55,43 @@ def test_every_weight_and_bias_reaches_the_logits(attention, readout):
     assert_every_layer_reaches_the_logits(model, spec, torch.Generator().manual_seed(3))
 
 
-def test_output_readout_needs_a_layer_per_weight_matrix():
+def test_output_readout_needs_the_layers_that_reach_the_first_weights():
     spec = nngraph.NetworkSpec((2, 6, 5, 4, 1))
     with pytest.raises(ValueError, match="num_layers >= 4"):
-        RelationTransformer(spec, 3, num_layers=3)
-    RelationTransformer(spec, 3, num_layers=4)
+        RelationTransformer(spec, 3, num_layers=3, attention="edges")
+    with pytest.raises(ValueError, match="num_layers >= 2"):
+        RelationTransformer(spec, 3, num_layers=1, attention="all")
+    RelationTransformer(spec, 3, num_layers=4, attention="edges")
     RelationTransformer(spec, 3, num_layers=1, readout="roles")
-    RelationTransformer(spec, 3, num_layers=1, attention="all")
+    RelationTransformer(spec, 3, num_layers=2, attention="all")
+    RelationTransformer(nngraph.NetworkSpec((2, 3)), 3, num_layers=1)
+
+
+@pytest.mark.parametrize("num_hidden", [1, 2, 3, 4, 5, 6])
+def test_default_model_reads_every_depth(num_hidden):
+    # The defaults (the reference's layout) must build for any spec, the paper's ModelNet INR included.
+    gen = torch.Generator().manual_seed(20 + num_hidden)
+    spec = nngraph.NetworkSpec((3, 32, 32, 32, 32, 32, 1)) if num_hidden == 5 else sine_spec(gen, num_hidden)
+    model = RelationTransformer(spec, 10).eval()
+    batch = random_batch(spec, 2, gen)
+    with torch.no_grad():
+        logits = model(batch)
+        diff = logits - model(nngraph.permute(batch, nontrivial_perms(batch, gen)))
+    assert logits.shape == (2, 10) and torch.isfinite(logits).all()
+    assert diff.abs().max() < 1e-4
+
+
+def test_attention_scale_total_is_the_reference_and_differs_from_per_head():
+    gen = torch.Generator().manual_seed(4)
+    spec = nngraph.NetworkSpec((2, 5, 4, 1))
+    batch = random_batch(spec, 3, gen)
+    total = RelationTransformer(spec, 3, **SMALL).eval()
+    head = RelationTransformer(spec, 3, **SMALL, attention_scale="head").eval()
+    head.load_state_dict(total.state_dict())
+    assert total.layers[0].logit_scale == pytest.approx(SMALL["attention_dim"] ** -0.5)
+    assert head.layers[0].logit_scale is None  # the attention's default, 1/sqrt(head width)
+    with torch.no_grad():
+        assert (total(batch) - head(batch)).abs().max() > 1e-5
 
 
 def test_graphs_of_a_batch_do_not_interact():
@@ -122,7 +152,7 @@ def test_rejects_bad_arguments(kwargs, match):
 
 def test_state_dict_round_trip_keeps_the_fourier_frequencies():
     spec = nngraph.NetworkSpec((2, 4, 3, 1))
-    a, b = RelationTransformer(spec, 2, **SMALL), RelationTransformer(spec, 2, **SMALL)
+    a, b = RelationTransformer(spec, 2, **SMALL).eval(), RelationTransformer(spec, 2, **SMALL).eval()
     b.load_state_dict(a.state_dict())
     batch = random_batch(spec, 2, torch.Generator().manual_seed(0))
     with torch.no_grad():

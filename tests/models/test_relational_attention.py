@@ -9,14 +9,15 @@ from models import MessageGraph, relational_attention
 from models.relational_attention import segment_softmax
 
 
-def reference_attention(node_qkv, e, edge_weight, receivers, senders, num_heads):
+def reference_attention(node_qkv, e, edge_weight, receivers, senders, num_heads, scale=None):
     N, B, d = node_qkv.shape[0], node_qkv.shape[1], node_qkv.shape[-1] // 3
     M = e.shape[0]
     q_node, k_node, v_node = node_qkv.split(d, dim=-1)
     q_edge, k_edge, gate, v_edge = (e @ edge_weight.t()).split(d, dim=-1)
     q, k = q_node[receivers] + q_edge, k_node[senders] + k_edge
     v = v_node[senders] * gate + v_edge
-    logits = (q * k).view(M, B, num_heads, -1).sum(-1) / (d // num_heads) ** 0.5
+    scale = (d // num_heads) ** -0.5 if scale is None else scale
+    logits = (q * k).view(M, B, num_heads, -1).sum(-1) * scale
     attention = scatter_softmax(logits, receivers, num_nodes=N, dim=0)
     messages = (attention.unsqueeze(-1) * v.view(M, B, num_heads, -1)).view(M, B, d)
     return torch.zeros(N, B, d, dtype=e.dtype).index_add(0, receivers, messages)
@@ -27,13 +28,14 @@ def inputs(M, N, B, d, c, gen, dtype=torch.float64):
             for shape in ((N, B, 3 * d), (M, B, c), (4 * d, c))]
 
 
+@pytest.mark.parametrize("scale", [None, 8 ** -0.5])
 @pytest.mark.parametrize("all_pairs", [False, True])
-def test_matches_scatter_softmax_attention_on_network_graphs(all_pairs):
+def test_matches_scatter_softmax_attention_on_network_graphs(all_pairs, scale):
     gen = torch.Generator().manual_seed(0)
     graph = MessageGraph(nngraph.NetworkSpec((2, 5, 4, 3)), all_pairs=all_pairs)
     node_qkv, e, weight = inputs(graph.num_directed_edges, graph.num_nodes, 3, 8, 6, gen)
-    out = relational_attention(node_qkv, e, weight, graph.receivers, graph.senders, 2)
-    ref = reference_attention(node_qkv, e, weight, graph.receivers, graph.senders, 2)
+    out = relational_attention(node_qkv, e, weight, graph.receivers, graph.senders, 2, scale)
+    ref = reference_attention(node_qkv, e, weight, graph.receivers, graph.senders, 2, scale)
     assert torch.allclose(out, ref, atol=1e-12)
     grad = torch.randn(out.shape, generator=gen, dtype=out.dtype)
     ours = torch.autograd.grad(out, (node_qkv, e, weight), grad)

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 import nngraph
-from nngraph.build import build_inr_dataset, inr_seed
+from nngraph.build import DEFAULT_INIT, OUTPUT_OFFSET, build_inr_dataset, inr_seed
 from nngraph.fitting import fit_inrs
 from nngraph.shards import load_shard, read_manifest
 from nngraph.sources import load_fashion_mnist, write_off
@@ -49,12 +49,15 @@ def test_manifest_splits_and_rows(reference):
 
 
 def test_rows_are_reproducible_fits(reference):
-    """A stored INR is fit_inrs of its image from the seed inr_seed(seed, source split, object, view)."""
+    """A stored INR is fit_inrs of its image, with the recipe's init and spec, from the seed
+    inr_seed(seed, source split, object, view)."""
     out, m = reference
     shard = load_shard(out / m["shards"][0]["file"])
+    assert m["fit"]["init"] == DEFAULT_INIT and m["spec"]["output_offset"] == OUTPUT_OFFSET[DEFAULT_INIT]
     image = torch.from_numpy(load_fashion_mnist(SUBSET, "train").images[int(shard["object"][5])]).float().div(255)
-    again = fit_inrs(nngraph.coordinate_grid(28, 28), image.reshape(1, -1, 1), nngraph.NetworkSpec((2, 32, 32, 1)),
-                     steps=15, seeds=[inr_seed(0, "train", int(shard["object"][5]), 1)], progress=False)
+    again = fit_inrs(nngraph.coordinate_grid(28, 28), image.reshape(1, -1, 1), nngraph.NetworkSpec.from_dict(m["spec"]),
+                     steps=15, seeds=[inr_seed(0, "train", int(shard["object"][5]), 1)], init=DEFAULT_INIT,
+                     progress=False)
     assert torch.allclose(again.params[0], shard["params"][5], atol=1e-6)
 
 

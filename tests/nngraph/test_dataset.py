@@ -48,7 +48,7 @@ def test_batch_matches_pyg_collate(built):
     ref = Batch.from_data_list([ds[i] for i in idx])
     for key in ("x", "edge_index", "edge_attr", "y", "batch", "ptr", "layer"):
         assert torch.equal(fast[key], ref[key]), key
-    assert ds.num_classes == 10 and ds.spec == nngraph.NetworkSpec((2, 32, 32, 1))
+    assert ds.num_classes == 10 and ds.spec == nngraph.NetworkSpec((2, 32, 32, 1), output_offset=0.5)
     assert set(ds.stats) == {"weight_mean", "weight_std", "bias_mean", "bias_std"}
 
 

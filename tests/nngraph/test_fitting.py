@@ -21,13 +21,14 @@ def autograd_loss(spec, flat, coords, targets):
     return (nngraph.forward_batched(spec, w, b, coords) - targets).square().mean(dim=(1, 2))
 
 
-@pytest.mark.parametrize("layer_sizes,activation,shared,grid", [
-    ((2, 32, 32, 1), "sine", True, True), ((2, 32, 32, 1), "sine", True, False),
-    ((3, 7, 5, 9, 2), "sine", False, False), ((2, 6, 4, 3), "relu", True, False), ((3, 1), "sine", True, False)])
-def test_backward_equals_autograd(layer_sizes, activation, shared, grid):
-    spec = nngraph.NetworkSpec(layer_sizes, activation=activation)
+@pytest.mark.parametrize("layer_sizes,activation,shared,grid,offset,init", [
+    ((2, 32, 32, 1), "sine", True, True, 0.0, "siren"), ((2, 32, 32, 1), "sine", True, False, 0.0, "siren"),
+    ((2, 32, 32, 1), "sine", True, True, 0.5, "reference"), ((3, 7, 5, 9, 2), "sine", False, False, 0.0, "zero_bias"),
+    ((2, 6, 4, 3), "relu", True, False, 0.0, "siren"), ((3, 1), "sine", True, False, 0.0, "siren")])
+def test_backward_equals_autograd(layer_sizes, activation, shared, grid, offset, init):
+    spec = nngraph.NetworkSpec(layer_sizes, activation=activation, output_offset=offset)
     B, d = 4, layer_sizes[0]
-    params = init_flat(spec, range(B)).double()
+    params = init_flat(spec, range(B), init).double()
     coords = nngraph.coordinate_grid(5, 6).double() if d == 2 else torch.rand(30, d, dtype=torch.float64) * 2 - 1
     if not shared:
         coords = coords + 0.1 * torch.randn(B, *coords.shape, dtype=torch.float64)

@@ -1,0 +1,110 @@
+"""The paper's headline on a CPU: weight-space mixup on 1 view of each object against no augmentation
+on 1 and on 10 views, both models, Fashion-MNIST INRs fitted with the reference recipe.
+
+    python -m experiments.headline [--models dws rt] [--seeds 0 1] [--out results/headline]
+
+Data: the first 2,182 images of each official Fashion-MNIST split (2,000 training objects, 182
+validation, 2,182 test), one INR per image with the paper's budget, and 10 views per training object
+for the 10-view row (validation and test: view 0; view 0 of the 10-view dataset is the 1-view
+dataset's INR, same seed). Models: the ``small`` preset, batch 64; 1-view runs train for
+``--epochs[0]`` epochs, 10-view runs for ``--epochs[1]`` (the paper's 3:1 ratio of optimiser steps).
+
+Cells run seed by seed, so a partial table has every row at n=1 first. Every step resumes: the fits
+shard by shard, a training run from its last checkpoint, a finished run is read back; the table
+(``table.md``, ``table.csv``) and the loss curves of the 1-view runs (``curves-<model>.png``) are
+rewritten after every cell.
+"""
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import torch
+
+from .cpu import keep_freed_memory
+from .figure_curves import plot
+from .fit_inrs import build as build_inrs
+from .table1 import aggregate, write_tables
+from .train import RESULT, parser as train_parser, train
+
+LIMIT = 2182  # of each official split: 2,000 training objects after the validation share
+ROWS = [("No augmentation", "none"), ("MixUp", "mixup"), ("MixUp + random perm.", "mixup_permutation"),
+        ("Alignment + MixUp", "mixup_weight_matching"),
+        ("Signed alignment + MixUp (ours)", "mixup_signed_weight_matching")]
+TEN_VIEW_ROWS = ("none",)
+WARMUP = {"rt": "200", "dws": "0"}
+
+
+def cells(models: list[str], seeds: list[int], views: list[int]) -> list[tuple[int, str, str, int]]:
+    """(seed, model, augmentation, views), seed-major."""
+    rows = {1: [a for _, a in ROWS], 10: TEN_VIEW_ROWS}
+    return [(seed, model, aug, v) for seed in seeds for model in models for v in views for aug in rows[v]]
+
+
+def data_dir(runs: Path, views: int) -> Path:
+    return runs / f"fmnist2k-v{views}"
+
+
+def fit(runs: Path, views: int, device=None) -> dict:
+    return build_inrs("fmnist", data_dir(runs, views), views=views, limit=LIMIT, init="reference", device=device,
+                      progress=False)
+
+
+def run_dir(out: Path, model: str, aug: str, views: int, seed: int) -> Path:
+    return out / "runs" / f"{model}-{aug}-v{views}-s{seed}"
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", type=Path, default=Path("results/headline"))
+    ap.add_argument("--runs", type=Path, default=Path("runs/inrs"), help="where the fitted INR datasets are kept")
+    ap.add_argument("--models", nargs="+", choices=("dws", "rt"), default=["dws", "rt"])
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    ap.add_argument("--views", type=int, nargs="+", choices=(1, 10), default=[1, 10], help="which cells to run")
+    ap.add_argument("--epochs", type=int, nargs=2, default=[60, 20], metavar=("ONE_VIEW", "TEN_VIEWS"))
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--device", default=None, help="device for fitting (default: cuda if available)")
+    ap.add_argument("--fit-only", action="store_true", help="fit the two INR datasets and stop")
+    ap.add_argument("--aggregate-only", action="store_true", help="rewrite the table from finished runs")
+    args = ap.parse_args(argv)
+    torch.set_float32_matmul_precision("high")
+    torch.set_num_threads(args.threads)
+    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    if args.fit_only:
+        for views in (1, 10):
+            fit(args.runs, views, device)
+        return
+    if not args.aggregate_only:
+        for seed, model, aug, views in cells(args.models, args.seeds, args.views):
+            folder = run_dir(args.out, model, aug, views, seed)
+            if not (folder / RESULT).is_file():
+                fit(args.runs, views, device)
+            start = time.time()
+            r = train(train_parser().parse_args([
+                "--data", str(data_dir(args.runs, views)), "--model", model, "--augment", aug, "--views", str(views),
+                "--epochs", str(args.epochs[views == 10]), "--seed", str(seed), "--preset", "small",
+                "--batch-size", "64", "--warmup-steps", WARMUP[model], "--threads", str(args.threads),
+                "--out", str(folder), "--quiet"]))
+            print(f"{model} {aug} {views} view(s) seed {seed}: test {100 * r['test_acc']:.2f}% "
+                  f"({time.time() - start:.0f} s)", flush=True)
+            _write(args)
+    print(_write(args))
+
+
+def _write(args) -> str:
+    note = (f"Fashion-MNIST, first {LIMIT} images per split (2,000 training objects), reference INRs, "
+            f"`small` preset, batch 64, {args.epochs[0]} epochs (1 view) / {args.epochs[1]} (10 views); "
+            "test accuracy at the best validation epoch, mean ± std (n < 3 shown).")
+    md = write_tables(aggregate(args.out), args.out, "fmnist", [1, 10], args.models, note, ROWS, "table")
+    for model in args.models:
+        runs = [run_dir(args.out, model, aug, 1, 0) for _, aug in ROWS]
+        runs = [r for r in runs if (r / RESULT).is_file()]
+        if runs:
+            plot(runs, args.out / f"curves-{model}.png", f"{model}, 1 view, seed 0: train (solid), validation (dashed)")
+    return md
+
+
+if __name__ == "__main__":
+    keep_freed_memory()
+    main()
