@@ -29,7 +29,7 @@ REFERENCE_NOTE = ("reference: neural-graphs NG-T (dense all pairs; both RT rows 
 
 def build(name: str, spec: nngraph.NetworkSpec, attention_dim: int) -> torch.nn.Module:
     if name == "RT (edges)":
-        return RelationTransformer(spec, 10, attention_dim=attention_dim)
+        return RelationTransformer(spec, 10, attention_dim=attention_dim, attention="edges")
     if name == "RT (all pairs)":
         return RelationTransformer(spec, 10, attention_dim=attention_dim, attention="all")
     return DWSNet(spec, 10)

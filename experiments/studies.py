@@ -1,12 +1,14 @@
 """Small controlled studies on the embedded Fashion-MNIST subset: which INR recipe, which model
-setting moves what. Each study is a list of arms (a dataset and `experiments.train` options) run
-without augmentation and with mixup; the table gives test accuracy at the best validation epoch.
+setting, which mixup moves what. Each study is a list of arms (a dataset and `experiments.train`
+options), each run with the study's augmentations (without augmentation and with mixup, unless
+said); the table gives test accuracy at the best validation epoch.
 
-    python -m experiments.studies inr-recipes dws-options rt-options --seeds 0 1
+    python -m experiments.studies inr-recipes dws-options rt-options mixup-variants --seeds 0 1
 
 Studies: ``inr-recipes`` (the three INR initialisations, fitted with the paper's budget; DWSNet
 with mean and with max pooling, the Relation Transformer), ``dws-options`` (DWSNet pooling, batch-norm placement, head, learning rate), ``rt-options``
-(Relation Transformer layout, dropout, logit scale). Finished runs are skipped, so an interrupted
+(Relation Transformer layout, dropout, logit scale), ``mixup-variants`` (every mixup of the paper,
+both models, reference INRs). Finished runs are skipped, so an interrupted
 study resumes; ``--aggregate-only`` rewrites the tables from what has finished.
 """
 from __future__ import annotations
@@ -30,6 +32,7 @@ from .fit_inrs import build as build_inrs
 from .train import RESULT, parser as train_parser, train
 
 AUGMENTATIONS = ("none", "mixup")
+MIXUPS = ("none", "mixup", "mixup_permutation", "mixup_weight_matching", "mixup_signed_weight_matching")
 # The CPU protocol of every arm: the small preset, batch 64, 30 epochs.
 COMMON = ["--preset", "small", "--batch-size", "64", "--epochs", "30"]
 
@@ -68,7 +71,11 @@ STUDIES: dict[str, list[Arm]] = {
         Arm("all pairs, output readout, dropout 0.2, total scale (reference)", "reference",
             ("--model", "rt", "--warmup-steps", "50") + _kwargs(attention="all", readout="output")),
     ],
+    "mixup-variants": [Arm("dws", "reference", ("--model", "dws")),
+                       Arm("rt", "reference", ("--model", "rt", "--warmup-steps", "50"))],
 }
+# The augmentations (table columns) of each study.
+COLUMNS = {"mixup-variants": MIXUPS}
 
 
 def data_dir(runs: Path, init: str) -> Path:
@@ -107,9 +114,10 @@ def _slug(label: str) -> str:
 
 
 def table(study: str, out: Path, runs: Path) -> str:
-    """Markdown: one row per arm, test accuracy mean ± std (n) without augmentation and with mixup."""
+    """Markdown: one row per arm, test accuracy mean ± std (n) with each of the study's augmentations."""
+    columns = COLUMNS.get(study, AUGMENTATIONS)
     head = ["arm"] + (["mean train PSNR (dB)", "steps", "moved from init"] if study == "inr-recipes" else []) \
-        + [f"{a} (test %)" for a in AUGMENTATIONS] + ["minutes per run"]
+        + [f"{a} (test %)" for a in columns] + ["minutes per run"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for arm in STUDIES[study]:
         cells, minutes = [arm.label], []
@@ -117,7 +125,7 @@ def table(study: str, out: Path, runs: Path) -> str:
             manifest = data_dir(runs, arm.init) / "manifest.json"
             s = recipe_stats(data_dir(runs, arm.init)) if manifest.is_file() else None
             cells += [f"{s['psnr_mean']:.1f}", f"{s['steps_mean']:.0f}", f"{s['moved_from_init']:.2f}"] if s else ["", "", ""]
-        for aug in AUGMENTATIONS:
+        for aug in columns:
             found = sorted((out / "runs" / study).glob(f"{_slug(arm.label)}-{aug}-s*/{RESULT}"))
             acc = [100 * json.loads(p.read_text())["test_acc"] for p in found]
             minutes += [json.loads(p.read_text())["seconds"] / 60 for p in found]
@@ -135,6 +143,7 @@ def main(argv=None):
     ap.add_argument("--runs", type=Path, default=Path("runs/inrs"), help="where the fitted subsets are cached")
     ap.add_argument("--out", type=Path, default=Path("results/studies"))
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--arms", nargs="+", default=None, help="run only the arms whose label starts with one of these")
     ap.add_argument("--aggregate-only", action="store_true")
     args = ap.parse_args(argv)
     torch.set_float32_matmul_precision("high")
@@ -144,7 +153,9 @@ def main(argv=None):
                 fit_subset(args.runs, init)
             for seed in args.seeds:
                 for arm in STUDIES[study]:
-                    for aug in AUGMENTATIONS:
+                    if args.arms and not arm.label.startswith(tuple(args.arms)):
+                        continue
+                    for aug in COLUMNS.get(study, AUGMENTATIONS):
                         r = run_arm(study, arm, aug, seed, args.runs, args.out, args.threads)
                         print(f"{study}: {arm.label} / {aug} / seed {seed}: test {100 * r['test_acc']:.2f}% "
                               f"({r['seconds']:.0f} s)", flush=True)

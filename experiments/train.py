@@ -57,7 +57,23 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--limit-train-batches", type=float, default=1.0)
     ap.add_argument("--threads", type=int, default=None, help="CPU threads (default: torch's choice)")
     ap.add_argument("--quiet", action="store_true", help="no progress bar or model summary")
+    ap.add_argument("--epoch-lines", action="store_true", help="print one line per epoch (loss, validation accuracy)")
     return ap
+
+
+class EpochLine(L.Callback):
+    """One line per finished epoch: training loss, validation loss and accuracy."""
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def on_train_epoch_end(self, trainer, module):  # after this epoch's validation
+        if not trainer.is_global_zero or "val_acc" not in trainer.callback_metrics:
+            return
+        m = trainer.callback_metrics
+        print(f"  {self.name}: epoch {trainer.current_epoch + 1}/{trainer.max_epochs}  train loss "
+              f"{float(m['train_loss']):.3f}  val loss {float(m['val_loss']):.3f}  val acc "
+              f"{100 * float(m['val_acc']):.1f}%", flush=True)
 
 
 def run_dir(args) -> Path:
@@ -86,9 +102,10 @@ def train(args) -> dict:
                                    batch_transform=dm.batch_transform, normalize=dm.normalize, amsgrad=args.amsgrad)
     ckpt = ModelCheckpoint(dirpath=out / "checkpoints", monitor="val_acc", mode="max", save_last=True,
                            filename="best-{epoch}")
+    callbacks = [ckpt] + ([EpochLine(f"{args.model} {args.augment}")] if args.epoch_lines else [])
     loggers = [CSVLogger(out, name="csv"), TensorBoardLogger(out, name="tb")]  # a new version per (re)start
     trainer = L.Trainer(max_epochs=args.epochs, accelerator=args.accelerator, devices=args.devices,
-                        num_nodes=args.num_nodes, strategy=args.strategy, callbacks=[ckpt], logger=loggers,
+                        num_nodes=args.num_nodes, strategy=args.strategy, callbacks=callbacks, logger=loggers,
                         gradient_clip_val=args.gradient_clip, limit_train_batches=args.limit_train_batches,
                         enable_progress_bar=not args.quiet, enable_model_summary=not args.quiet,
                         log_every_n_steps=1, deterministic=False)

@@ -134,3 +134,18 @@ def test_table_grid_passes_each_run_only_its_own_augment_options(data, tmp_path)
               for name in ("none", "mixup")}
     assert config["none"]["augment_options"] == {}
     assert config["mixup"]["augment_options"] == {"mixup": {"lam_range": [0.9, 1.0]}}
+
+
+def test_epoch_lines_print_one_line_per_epoch(data, tmp_path, capsys):
+    train(_args(data, tmp_path, "dws", "none", 2, "--epoch-lines"))
+    lines = [l for l in capsys.readouterr().out.splitlines() if "val acc" in l]
+    assert [l.split("epoch ")[1].split()[0] for l in lines] == ["1/2", "2/2"]
+    assert all("train loss" in l and "val loss" in l for l in lines)
+
+
+def test_headline_cells_run_seed_by_seed():
+    from experiments.headline import cells
+    c = cells(["dws", "rt"], [0, 1], [1, 10])
+    assert len(c) == 2 * 2 * 6 and [s for s, *_ in c] == [0] * 12 + [1] * 12
+    assert c[:6] == [(0, "dws", a, 1) for a in ("none", "mixup", "mixup_permutation", "mixup_weight_matching",
+                                              "mixup_signed_weight_matching")] + [(0, "dws", "none", 10)]
