@@ -21,10 +21,10 @@ test: $(STAMP)
 	$(PY) -m pytest -q tests
 
 bench: $(STAMP)
-	$(PY) -m experiments.bench_graph
-	$(PY) -m experiments.bench_fit
-	$(PY) -m experiments.bench_augment
-	$(PY) -m experiments.bench_models
+	$(PY) -m experiments.benchmarks.graph
+	$(PY) -m experiments.benchmarks.fit
+	$(PY) -m experiments.benchmarks.augment
+	$(PY) -m experiments.benchmarks.models
 
 # Optional speed-up: torch-scatter has no wheel on PyPI and builds from source (about 4 minutes).
 scatter: $(STAMP)

@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 
 import nngraph
-from nngraph.build import DATASETS, DEFAULT_INIT
+from nngraph.datasets.build import DATASETS, DEFAULT_INIT
 from nngraph.siren import INITS
 
 REPO = Path(__file__).resolve().parents[1]

@@ -13,7 +13,7 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$out
 "$py" -c "import torch, torch_geometric as g; print('torch', torch.__version__, 'pyg', g.__version__)" | tee -a "$out/gpu.txt"
 "$py" -m pytest -q tests/augment/test_device.py tests/models/test_models_cuda.py tests/nngraph/test_fitting_triton.py \
     2>&1 | tee "$out/tests.log" | tail -3
-for bench in bench_graph bench_fit bench_augment bench_models; do
-    "$py" -m experiments.$bench --device cuda 2>&1 | tee "$out/$bench.log"
+for bench in graph fit augment models; do
+    "$py" -m experiments.benchmarks.$bench --device cuda 2>&1 | tee "$out/bench_$bench.log"
 done
 "$py" -m experiments.main --out "$out/main" 2>&1 | tail -8 | tee "$out/main.log"

@@ -22,9 +22,9 @@ from pathlib import Path
 import torch
 
 from nngraph import NetworkSpec
-from nngraph.build import inr_seed
-from nngraph.fitting import init_flat
-from nngraph.shards import load_shard, read_manifest
+from nngraph.datasets.build import inr_seed
+from nngraph.datasets.fitting import init_flat
+from nngraph.datasets.shards import load_shard, read_manifest
 from nngraph.siren import INITS
 
 from .cpu import keep_freed_memory

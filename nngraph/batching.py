@@ -8,7 +8,8 @@ import torch
 from torch.utils.data import DataLoader as TorchDataLoader
 from torch_geometric.data import Batch, Data
 
-from .convert import _assemble, spec_of
+from .convert import _assemble
+from .views import spec_of
 
 _BUILT = ("edge_index", "layer", "spec")  # derived from the spec, not concatenated
 

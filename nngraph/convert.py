@@ -19,6 +19,7 @@ from torch_geometric.data import Batch, Data
 
 from .spec import NetworkSpec
 from .siren import Siren, SirenLayer
+from .views import layer_views, spec_of
 
 Params = tuple[list[torch.Tensor], list[torch.Tensor]]
 
@@ -43,19 +44,6 @@ def check_flat(params: torch.Tensor, spec: NetworkSpec) -> None:
         raise ValueError(f"params: expected last dimension {spec.num_params} for {spec}, got shape {tuple(params.shape)}")
     if not torch.isfinite(params).all():
         raise ValueError("params: NaN or Inf values")
-
-
-def spec_of(g: Data) -> NetworkSpec:
-    """The single spec of a graph or of a batch whose graphs all share one; ValueError otherwise."""
-    spec = getattr(g, "spec", None)
-    if isinstance(spec, list):
-        first = spec[0] if spec else None
-        if any(s != first for s in spec):
-            raise ValueError(f"expected graphs of one spec, got {sorted(set(map(repr, spec)))}")
-        spec = first
-    if not isinstance(spec, NetworkSpec):
-        raise ValueError(f"expected a graph made by nngraph.to_graph (with a NetworkSpec), got spec={spec!r}")
-    return spec
 
 
 # Reading networks in their many forms -----------------------------------------------------------
@@ -242,7 +230,6 @@ def _assemble(spec: NetworkSpec, B: int, fields: dict) -> Batch:
 # Graph -> network --------------------------------------------------------------------------------
 def to_params(g: Data) -> Params:
     """Weights ``[out, in]`` and biases ``[out]`` of a single graph, in torch layout."""
-    from .views import layer_views
     if isinstance(g, Batch):
         raise ValueError("to_params: expected a single graph, got a Batch; use nngraph.layer_views")
     weights, biases = layer_views(g)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import networkx as nx
 from torch_geometric.data import Data
 
-from .convert import spec_of
+from .views import spec_of
 
 
 def to_networkx(g: Data) -> nx.DiGraph:

@@ -5,8 +5,7 @@ import torch
 from torch_geometric.data import Data
 from torch_geometric.transforms import BaseTransform
 
-from .convert import spec_of
-from .views import num_graphs
+from .views import num_graphs, spec_of
 
 _KEYS = ("weight_mean", "weight_std", "bias_mean", "bias_std")
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 import torch
 from torch_geometric.data import Data
 
-from .convert import spec_of
-from .views import layer_views, num_graphs, with_layers
+from .views import layer_views, num_graphs, spec_of, with_layers
 
 
 def random_perms(g: Data, generator: torch.Generator | None = None) -> list[torch.Tensor]:

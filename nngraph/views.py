@@ -7,7 +7,20 @@ import copy
 import torch
 from torch_geometric.data import Data
 
-from .convert import spec_of
+from .spec import NetworkSpec
+
+
+def spec_of(g: Data) -> NetworkSpec:
+    """The single spec of a graph or of a batch whose graphs all share one; ValueError otherwise."""
+    spec = getattr(g, "spec", None)
+    if isinstance(spec, list):
+        first = spec[0] if spec else None
+        if any(s != first for s in spec):
+            raise ValueError(f"expected graphs of one spec, got {sorted(set(map(repr, spec)))}")
+        spec = first
+    if not isinstance(spec, NetworkSpec):
+        raise ValueError(f"expected a graph made by nngraph.to_graph (with a NetworkSpec), got spec={spec!r}")
+    return spec
 
 
 def num_graphs(g: Data) -> int:

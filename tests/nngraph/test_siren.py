@@ -5,10 +5,10 @@ import pytest
 import torch
 
 import nngraph
-from nngraph.build import IMAGE_RECIPE, OUTPUT_OFFSET
-from nngraph.fitting import fit_inrs
+from nngraph.datasets.build import IMAGE_RECIPE, OUTPUT_OFFSET
+from nngraph.datasets.fitting import fit_inrs
 from nngraph.siren import INITS
-from nngraph.sources import load_fashion_mnist
+from nngraph.datasets.sources import load_fashion_mnist
 from tests.models.conftest import sine_spec
 
 SUBSET = Path(__file__).resolve().parents[2] / "experiments" / "data" / "fashion-mnist-subset"

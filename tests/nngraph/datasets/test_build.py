@@ -5,12 +5,12 @@ import pytest
 import torch
 
 import nngraph
-from nngraph.build import DEFAULT_INIT, OUTPUT_OFFSET, build_inr_dataset, inr_seed
-from nngraph.fitting import fit_inrs
-from nngraph.shards import load_shard, read_manifest
-from nngraph.sources import load_fashion_mnist, write_off
+from nngraph.datasets.build import DEFAULT_INIT, OUTPUT_OFFSET, build_inr_dataset, inr_seed
+from nngraph.datasets.fitting import fit_inrs
+from nngraph.datasets.shards import load_shard, read_manifest
+from nngraph.datasets.sources import load_fashion_mnist, write_off
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 SUBSET = REPO / "experiments" / "data" / "fashion-mnist-subset"
 NPZ = REPO.parent / "shared" / "data" / "modelnet10_pointclouds.npz"
 KW = dict(root=SUBSET, limit=24, steps=15, views=2, shard_size=8, progress=False)

@@ -4,7 +4,7 @@ import torch
 
 import nngraph
 from augment import weight_matching
-from experiments.bench_augment import main, numpy_weight_matching
+from experiments.benchmarks.augment import main, numpy_weight_matching
 
 
 def test_bench_runs(capsys):

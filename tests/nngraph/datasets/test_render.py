@@ -3,9 +3,9 @@ from pathlib import Path
 import torch
 
 import nngraph
-from nngraph.sources import load_fashion_mnist
+from nngraph.datasets.sources import load_fashion_mnist
 
-SUBSET = Path(__file__).resolve().parents[2] / "experiments" / "data" / "fashion-mnist-subset"
+SUBSET = Path(__file__).resolve().parents[3] / "experiments" / "data" / "fashion-mnist-subset"
 
 
 def test_coordinate_grid_order():

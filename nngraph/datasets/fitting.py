@@ -2,7 +2,7 @@
 
 The MLP's forward and backward are written out by hand over ``[B, points, width]`` tensors (batched
 matmuls, no autograd graph; on a CPU in cache-sized chunks of the batch; on CUDA, for image specs, a
-fused Triton kernel, `nngraph.fitting_triton`), Adam/AdamW runs on the stacked flat parameters
+fused Triton kernel, `nngraph.datasets.fitting_triton`), Adam/AdamW runs on the stacked flat parameters
 ``[B, P]``, and INRs that stop early leave the active batch, their places taken by pending ones.
 The result is the same training as autograd + ``torch.optim.Adam`` on each INR (the tests check
 the trajectory).
@@ -24,9 +24,9 @@ from typing import Sequence
 
 import torch
 
-from .siren import INITS, init_params
-from .spec import NetworkSpec
-from .views import split_layers
+from ..siren import INITS, init_params
+from ..spec import NetworkSpec
+from ..views import split_layers
 
 # Activations of about this many floats per chunk stay in a CPU's cache (and chunks are few enough
 # that thread start-up per op stays small); on a GPU the whole batch runs at once.
@@ -192,7 +192,7 @@ def fit_inrs(coords: torch.Tensor, targets: torch.Tensor, spec: NetworkSpec, *, 
         batch_size: INRs trained at once (default 256 on the CPU, 16384 on CUDA); as INRs stop, pending
             ones take their places.
         backend: ``"torch"`` (the tensor program), ``"triton"`` (a fused GPU kernel for image specs
-            ``(d_in, W, W, 1)``, see `nngraph.fitting_triton`) or ``"auto"``: Triton on CUDA where it
+            ``(d_in, W, W, 1)``, see `nngraph.datasets.fitting_triton`) or ``"auto"``: Triton on CUDA where it
             is installed and the spec fits, else torch.
         compile: ``torch.compile`` the tensor program (backend torch; useful on CUDA).
         progress: show a tqdm bar.

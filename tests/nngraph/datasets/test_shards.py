@@ -4,8 +4,8 @@ import pytest
 import torch
 
 import nngraph
-from nngraph.fitting import split_flat
-from nngraph.shards import (MANIFEST, layer_stats, load_shard, read_manifest, read_shard_metadata,
+from nngraph.datasets.fitting import split_flat
+from nngraph.datasets.shards import (MANIFEST, layer_stats, load_shard, read_manifest, read_shard_metadata,
                             remove_temp_files, sha256_file, verify_shard, write_manifest, write_shard)
 
 SPEC = nngraph.NetworkSpec((2, 4, 3, 1))

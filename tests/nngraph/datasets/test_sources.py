@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 
 from nngraph import sources
-from nngraph.sources import (load_fashion_mnist, load_idx_images, load_modelnet_npz, load_modelnet_off,
+from nngraph.datasets.sources import (load_fashion_mnist, load_idx_images, load_modelnet_npz, load_modelnet_off,
                              normalize_unit_sphere, read_idx, read_off, write_idx, write_image_subset, write_off)
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 SUBSET = REPO / "experiments" / "data" / "fashion-mnist-subset"
 NPZ = REPO.parent / "shared" / "data" / "modelnet10_pointclouds.npz"
 

@@ -2,7 +2,7 @@
 per-graph path (transform each Data, then collate), and weight matching batched against a plain
 numpy + scipy per-pair implementation, measured in the same run.
 
-    python -m experiments.bench_augment [--device cuda] [--batch-size 128] [--spec 2-32-32-1]
+    python -m experiments.benchmarks.augment [--device cuda] [--batch-size 128] [--spec 2-32-32-1]
 """
 from __future__ import annotations
 

@@ -4,10 +4,10 @@ import pytest
 import torch
 
 import nngraph
-from nngraph.fitting import adam_update, fit_inrs, grid_axes, init_flat, loss_and_grads, psnr_of, split_flat
-from nngraph.sources import load_fashion_mnist
+from nngraph.datasets.fitting import adam_update, fit_inrs, grid_axes, init_flat, loss_and_grads, psnr_of, split_flat
+from nngraph.datasets.sources import load_fashion_mnist
 
-SUBSET = Path(__file__).resolve().parents[2] / "experiments" / "data" / "fashion-mnist-subset"
+SUBSET = Path(__file__).resolve().parents[3] / "experiments" / "data" / "fashion-mnist-subset"
 IMAGE = nngraph.NetworkSpec((2, 32, 32, 1))
 
 

@@ -3,7 +3,7 @@
 For specs ``(d_in, W, W, 1)`` with sine activations (the Fashion-MNIST/MNIST recipe) on coordinates
 shared by all INRs, one program per INR walks over its points in tiles and keeps every activation
 in registers: forward, hand-written backward and the gradient sums never touch global memory, where
-the tensor program of `nngraph.fitting.loss_and_grads` moves ``[B, points, W]`` tensors a few dozen
+the tensor program of `nngraph.datasets.fitting.loss_and_grads` moves ``[B, points, W]`` tensors a few dozen
 times per step. Matmuls run in IEEE fp32 (no TF32), so the training is the same as
 `loss_and_grads` to float tolerance.
 
@@ -117,7 +117,7 @@ if triton is not None:
 
 
 def loss_and_grads(spec, params: torch.Tensor, coords: torch.Tensor, targets: torch.Tensor, grid=None):
-    """Same contract as `nngraph.fitting.loss_and_grads` (``grid`` is not needed here)."""
+    """Same contract as `nngraph.datasets.fitting.loss_and_grads` (``grid`` is not needed here)."""
     if triton is None:
         raise ValueError("the Triton kernel needs the triton package")
     if not supports(spec, coords):

@@ -1,5 +1,5 @@
 """Building an INR dataset: one SIREN per image or shape (``views`` independently initialised fits per
-training object), written as shards plus a manifest (see `nngraph.shards`).
+training object), written as shards plus a manifest (see `nngraph.datasets.shards`).
 
 The work is a fixed list of shards, each a deterministic function of its objects and seeds, fitted
 and written one at a time. Rerunning the same build into the same folder skips shards that are
@@ -27,6 +27,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..siren import INITS
+from ..spec import NetworkSpec
 from . import sdf as sdf_mod
 from .fitting import fit_inrs
 from .render import coordinate_grid
@@ -34,8 +36,6 @@ from .shards import (layer_stats, load_shard, read_manifest, read_shard_metadata
                      sha256_file, write_manifest, write_shard)
 from .sources import (FASHION_MNIST_DIR, load_fashion_mnist, load_mnist, load_modelnet_npz,
                       load_modelnet_off, normalize_unit_sphere, read_off)
-from .siren import INITS
-from .spec import NetworkSpec
 
 SPLIT_SEED = 0
 SPLITS = ("train", "val", "test")

@@ -3,8 +3,8 @@ of `nngraph.fit_inrs` against a plain batched PyTorch program (autograd + ``torc
 ``[B, ...]`` parameter tensors), measured in the same run on the same device. Columns: the baseline,
 the library's tensor program (backend "torch") and, on CUDA with Triton, its fused kernel.
 
-    python -m experiments.bench_fit --device cpu
-    python -m experiments.bench_fit --device cuda [--compile] [--sweep]
+    python -m experiments.benchmarks.fit --device cpu
+    python -m experiments.benchmarks.fit --device cuda [--compile] [--sweep]
 
 Image spec 2-32-32-1 on a 28x28 grid (Adam, lr 5e-4), and briefly the shape spec 3-32x5-1 (AdamW,
 lr 1e-4, 4096 SDF samples per update). Rates are steady-state: a run of N steps minus a run of none,
@@ -19,7 +19,7 @@ import torch
 
 import nngraph
 from nngraph import fitting_triton
-from nngraph.fitting import init_flat, loss_and_grads, split_flat
+from nngraph.datasets.fitting import init_flat, loss_and_grads, split_flat
 
 
 def _sync(device):

@@ -5,9 +5,8 @@ from __future__ import annotations
 import torch
 from torch_geometric.data import Data
 
-from .convert import spec_of
-from .siren import forward_batched
-from .views import layer_views
+from ..siren import forward_batched
+from ..views import layer_views, spec_of
 
 
 def coordinate_grid(*sizes: int, device=None) -> torch.Tensor:

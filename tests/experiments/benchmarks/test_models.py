@@ -1,7 +1,7 @@
 """The model benchmark runs end to end (tiny sizes; the figures themselves are not checked)."""
 import torch
 
-from experiments.bench_models import main
+from experiments.benchmarks.models import main
 
 
 def test_bench_runs(capsys):

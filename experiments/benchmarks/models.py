@@ -2,8 +2,8 @@
 an AdamW step on batches of 2-32-32-1 SIREN graphs, beside the public neural-graphs implementation's
 figures at the same settings (there is no second implementation to run here).
 
-    python -m experiments.bench_models --device cpu
-    python -m experiments.bench_models --device cuda [--compile]
+    python -m experiments.benchmarks.models --device cpu
+    python -m experiments.benchmarks.models --device cuda [--compile]
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import torch
 import nngraph
 from models import DWSNet, RelationTransformer
 
-from .cpu import keep_freed_memory
+from ..cpu import keep_freed_memory
 
 # Public neural-graphs implementation: NG-T (dense all-pairs relational transformer, node 64, edge 32,
 # attention 128, 8 heads, 4 layers) and its DWSNet copy (hidden 128), batch 128.

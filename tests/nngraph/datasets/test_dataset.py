@@ -7,9 +7,9 @@ from torch_geometric.data import Batch
 from torch_geometric.loader import DataLoader
 
 import nngraph
-from nngraph.shards import load_shard
+from nngraph.datasets.shards import load_shard
 
-SUBSET = Path(__file__).resolve().parents[2] / "experiments" / "data" / "fashion-mnist-subset"
+SUBSET = Path(__file__).resolve().parents[3] / "experiments" / "data" / "fashion-mnist-subset"
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""The fused Triton kernel (nngraph.fitting_triton): on CUDA where there is one, else in Triton's
+"""The fused Triton kernel (nngraph.datasets.fitting_triton): on CUDA where there is one, else in Triton's
 interpreter on the CPU; skipped where Triton is not installed."""
 import importlib
 import os

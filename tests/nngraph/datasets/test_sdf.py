@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from nngraph.sdf import (estimate_normals, mesh_sdf, orient_normals, point_cloud_sdf, sample_mesh_surface,
+from nngraph.datasets.sdf import (estimate_normals, mesh_sdf, orient_normals, point_cloud_sdf, sample_mesh_surface,
                          sample_queries, sdf_samples)
 
 CUBE_V = np.array([[x, y, z] for x in (-.5, .5) for y in (-.5, .5) for z in (-.5, .5)])

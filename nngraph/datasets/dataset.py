@@ -8,9 +8,9 @@ from pathlib import Path
 import torch
 from torch_geometric.data import Batch, Data, Dataset
 
-from .convert import to_batch, to_graph
+from ..convert import to_batch, to_graph
+from ..spec import NetworkSpec
 from .shards import load_shard, read_manifest, verify_shard
-from .spec import NetworkSpec
 
 SPLITS = ("train", "val", "test")
 

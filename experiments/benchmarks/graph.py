@@ -1,7 +1,7 @@
 """Graph conversion and batching throughput: the one-spec fast paths against PyG's generic
 ``Batch.from_data_list``, measured in the same run.
 
-    python -m experiments.bench_graph [--device cuda] [--batch-size 128]
+    python -m experiments.benchmarks.graph [--device cuda] [--batch-size 128]
 """
 from __future__ import annotations
 
