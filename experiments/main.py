@@ -3,7 +3,7 @@ SIREN per image with the reference recipe (cached after the first run), train DW
 augmentation and with mixup after signed weight matching (the best mixup here, README), and print the two test accuracies, the gap and
 a verdict; the loss curves of both runs go to ``<out>/curves.png``.
 
-    python -m experiments.main [--epochs 30] [--seed 0] [--out runs/main]
+    python -m experiments.main [--epochs 60] [--seed 0] [--out runs/main]
 
 Training runs on one thread with fixed seeds, so the same command on the same machine gives the
 same numbers.
@@ -27,7 +27,7 @@ BASELINE, AUGMENTED = "none", "mixup_signed_weight_matching"
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", type=Path, default=Path("runs/main"))
-    ap.add_argument("--epochs", type=int, default=30)
+    ap.add_argument("--epochs", type=int, default=60)
     ap.add_argument("--model", choices=("dws", "rt"), default="dws")
     ap.add_argument("--augment", default=AUGMENTED, help="the augmentation set against none (default: %(default)s)")
     ap.add_argument("--preset", default="small", help="model size (experiments.presets): small takes seconds per epoch on a CPU")
