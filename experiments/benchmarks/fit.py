@@ -18,7 +18,7 @@ import time
 import torch
 
 import nngraph
-from nngraph import fitting_triton
+from nngraph.datasets import fitting_triton
 from nngraph.datasets.fitting import init_flat, loss_and_grads, split_flat
 
 

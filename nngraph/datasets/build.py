@@ -128,12 +128,17 @@ class _Source:
             return coords, images.reshape(len(objects), -1, 1)
         coords, values = [], []
         for obj in objects.tolist():  # one shape at a time: SDF sampling is per-shape work
-            if data.points is not None:
-                shape = normalize_unit_sphere(data.points[obj])[0]
-            else:
-                verts, faces = read_off(data.paths[obj])
-                shape = (normalize_unit_sphere(verts)[0], faces)
-            q, s = sdf_mod.sdf_samples(shape, recipe.sdf_points, inr_seed(seed, "sdf", split, obj), device=device)
+            where = data.paths[obj] if data.points is None else f"{self.root}, {split} shape {data.names[obj]!r}"
+            try:
+                if data.points is not None:
+                    shape = normalize_unit_sphere(data.points[obj])[0]
+                else:
+                    verts, faces = read_off(data.paths[obj])
+                    shape = (normalize_unit_sphere(verts)[0], faces)
+                q, s = sdf_mod.sdf_samples(shape, recipe.sdf_points, inr_seed(seed, "sdf", split, obj), device=device)
+            except ValueError as e:  # name the shape: a build reads thousands
+                message = str(e)
+                raise ValueError(message if message.startswith(str(where)) else f"{where}: {message}") from None
             coords.append(torch.from_numpy(q))
             values.append(torch.from_numpy(s))
         return torch.stack(coords), torch.stack(values).unsqueeze(-1)

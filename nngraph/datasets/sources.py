@@ -177,6 +177,8 @@ def read_off(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     except (ValueError, IndexError) as e:
         raise ValueError(f"{path}: malformed OFF body ({e})") from e
     faces = np.array(tris, dtype=np.int64).reshape(-1, 3)
+    if not np.isfinite(verts).all():
+        raise ValueError(f"{path}: vertex coordinates that are NaN or infinite")
     if len(verts) != n_verts or len(body) < n_verts + n_faces:
         raise ValueError(f"{path}: header says {n_verts} vertices and {n_faces} faces, file is shorter")
     if faces.size and (faces.min() < 0 or faces.max() >= n_verts):
@@ -193,14 +195,16 @@ def write_off(path: str | Path, verts: np.ndarray, faces: np.ndarray, modelnet_h
 
 def load_modelnet_off(root: str | Path, split: str = "train") -> ShapeSet:
     """One split of a ModelNet set in its official layout ``<root>/<class>/<split>/<class>_NNNN.off``;
-    classes sorted by name, shapes by file name. Meshes are read later, one at a time."""
+    shapes sorted by file name. The classes are every folder with a ``train/`` or a ``test/`` folder,
+    sorted by name, whichever split is read, so that a label means the same class in both splits.
+    Meshes are read later, one at a time."""
     if split not in ("train", "test"):
         raise ValueError(f"split: expected 'train' or 'test', got {split!r}")
     root = Path(root)
     if not root.is_dir():
         raise ValueError(f"root: {root} is not a directory")
-    classes = tuple(sorted(d.name for d in root.iterdir() if (d / split).is_dir()))
-    if not classes:
+    classes = tuple(sorted(d.name for d in root.iterdir() if (d / "train").is_dir() or (d / "test").is_dir()))
+    if not any((root / name / split).is_dir() for name in classes):
         raise ValueError(f"root: {root} has no <class>/{split}/ folders (expected the ModelNet layout)")
     paths, labels = [], []
     for c, name in enumerate(classes):

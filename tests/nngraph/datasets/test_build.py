@@ -139,3 +139,18 @@ def test_modelnet10_npz(tmp_path):
                           points_per_step=256, progress=False)
     assert m["num_classes"] == 10 and m["splits"]["test"]["count"] == 3
     assert len(nngraph.INRDataset(tmp_path, "train")) == m["splits"]["train"]["count"]
+
+
+@pytest.mark.parametrize("faces", ["none", "degenerate"])
+def test_a_bad_mesh_is_named_in_the_error(tmp_path, faces):
+    root = tmp_path / "ModelNet40"
+    v = np.array([[0, 0, 0], [1, 0, 0], [0, 1, 0], [0, 0, 1]], float)
+    good = np.array([[0, 1, 2], [0, 1, 3], [0, 2, 3], [1, 2, 3]])
+    bad = np.zeros((0, 3), int) if faces == "none" else np.array([[0, 1, 1]])
+    for split in ("train", "test"):
+        (root / "box" / split).mkdir(parents=True)
+        write_off(root / "box" / split / "box_0001.off", v, good)
+    write_off(root / "box" / "test" / "box_0002.off", v, bad)
+    with pytest.raises(ValueError, match=r"box_0002\.off: .*no area"):
+        build_inr_dataset("modelnet40", tmp_path / "out", root=root, steps=1, sdf_points=256, points_per_step=64,
+                          progress=False)

@@ -11,7 +11,7 @@ if not torch.cuda.is_available():
 pytest.importorskip("triton")
 
 import nngraph  # noqa: E402
-from nngraph import fitting, fitting_triton  # noqa: E402
+from nngraph.datasets import fitting, fitting_triton  # noqa: E402
 
 fitting_triton = importlib.reload(fitting_triton)  # decorate the kernel under the interpreter setting above
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"

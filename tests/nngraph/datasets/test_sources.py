@@ -3,7 +3,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nngraph import sources
+from nngraph.datasets import sources
 from nngraph.datasets.sources import (load_fashion_mnist, load_idx_images, load_modelnet_npz, load_modelnet_off,
                              normalize_unit_sphere, read_idx, read_off, write_idx, write_image_subset, write_off)
 
@@ -163,3 +163,21 @@ def test_normalize_unit_sphere():
     assert np.allclose(out * scale + centre, pts)
     with pytest.raises(ValueError, match="coincide"):
         normalize_unit_sphere(np.ones((4, 3)))
+
+
+def test_modelnet_classes_are_the_same_in_both_splits(tmp_path):
+    # "airplane" has no test/ folder: the test labels of later classes must not shift down by one.
+    for cls, splits in (("airplane", ("train",)), ("chair", ("train", "test")), ("desk", ("test",))):
+        for split in splits:
+            (tmp_path / cls / split).mkdir(parents=True)
+            write_off(tmp_path / cls / split / f"{cls}_0001.off", CUBE_V, CUBE_F, modelnet_header=True)
+    train, test = load_modelnet_off(tmp_path, "train"), load_modelnet_off(tmp_path, "test")
+    assert train.classes == test.classes == ("airplane", "chair", "desk")
+    assert np.array_equal(train.labels, [0, 1]) and np.array_equal(test.labels, [1, 2])
+
+
+def test_read_off_refuses_non_finite_vertices(tmp_path):
+    path = tmp_path / "nan.off"
+    write_off(path, np.where(np.arange(CUBE_V.size).reshape(CUBE_V.shape) == 4, np.nan, CUBE_V), CUBE_F)
+    with pytest.raises(ValueError, match=r"nan\.off: vertex coordinates that are NaN"):
+        read_off(path)
