@@ -4,6 +4,7 @@ code path serves a single `Data` (``B = 1``) and a whole one-spec `Batch`, and t
 draw exactly."""
 from __future__ import annotations
 
+import math
 from typing import Union
 
 import torch
@@ -81,8 +82,8 @@ def check_layer_draws(name: str, draws, B: int, hidden: tuple[int, ...]) -> None
 
 def check_number(name: str, value, low: float | None = None, high: float | None = None,
                  low_open: bool = False, high_open: bool = False) -> float:
-    """A float within bounds, else a ValueError naming the argument."""
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and value == value
+    """A finite float within bounds, else a ValueError naming the argument."""
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
     if ok and low is not None:
         ok = value > low if low_open else value >= low
     if ok and high is not None:
@@ -90,5 +91,5 @@ def check_number(name: str, value, low: float | None = None, high: float | None 
     if not ok:
         lo = "" if low is None else f"{'>' if low_open else '>='} {low}"
         hi = "" if high is None else f"{'<' if high_open else '<='} {high}"
-        raise ValueError(f"{name}: expected a number {' and '.join(s for s in (lo, hi) if s)}, got {value!r}")
+        raise ValueError(f"{name}: expected a finite number {' and '.join(s for s in (lo, hi) if s)}, got {value!r}")
     return float(value)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import lightning as L
-import torch
 from torch.utils.data import DataLoader
 
 import augment
@@ -36,6 +35,9 @@ class INRDataModule(L.LightningDataModule):
         self.train = nngraph.INRDataset(self.data_dir, "train", views=self.views)
         self.val = nngraph.INRDataset(self.data_dir, "val")
         self.test = nngraph.INRDataset(self.data_dir, "test")
+        for split, ds in (("training", self.train), ("validation", self.val), ("test", self.test)):
+            if len(ds) == 0:  # the best-epoch choice and the reported accuracy would be undefined
+                raise ValueError(f"data_dir: {self.data_dir} has no {split} INRs; build it with a larger --limit")
         self.spec, self.num_classes = self.train.spec, self.train.num_classes
         self.normalize = nngraph.Normalize(self.train.stats)
         on_device = self.augment_on == "device"

@@ -7,7 +7,6 @@ Without ``--data``, a few INRs are fitted from the embedded subset first.
 """
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import matplotlib
@@ -19,6 +18,7 @@ import torch  # noqa: E402
 import augment  # noqa: E402
 import nngraph  # noqa: E402
 
+from .cli import Parser, non_negative_int, run
 from .fit_inrs import build as build_inrs  # noqa: E402
 
 COLUMNS = ["none", "translate", "rotate", "scale", "noise", "dropout", "quantile_dropout", "siren_negation",
@@ -43,10 +43,10 @@ def augmented_images(dataset: nngraph.INRDataset, indices: list[int], seed: int 
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = Parser(description=__doc__)
     ap.add_argument("--data", type=Path, default=None, help="INR dataset directory (experiments.fit_inrs)")
-    ap.add_argument("--indices", type=int, nargs="+", default=[0, 1, 2, 3])
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--indices", type=non_negative_int, nargs="+", default=[0, 1, 2, 3])
+    ap.add_argument("--seed", type=non_negative_int, default=0)
     ap.add_argument("--out", type=Path, default=Path("results/figures/augmentations.png"))
     args = ap.parse_args(argv)
     data = args.data
@@ -69,4 +69,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

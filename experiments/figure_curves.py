@@ -5,7 +5,6 @@ CSV logs that `experiments.train` writes.
 """
 from __future__ import annotations
 
-import argparse
 import csv
 from pathlib import Path
 
@@ -13,6 +12,8 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+
+from .cli import Parser, run
 
 
 def read_curves(run: Path) -> dict[str, list[tuple[int, float]]]:
@@ -32,12 +33,12 @@ def read_curves(run: Path) -> dict[str, list[tuple[int, float]]]:
 
 def plot(runs: list[Path], out: Path, title: str = "") -> None:
     fig, ax = plt.subplots(figsize=(6, 4))
-    for i, run in enumerate(runs):
-        c = read_curves(run)
+    for i, folder in enumerate(runs):
+        c = read_curves(folder)
         color = f"C{i}"
         for key, style in (("train_loss", "-"), ("val_loss", "--")):
             if c[key]:
-                ax.plot(*zip(*c[key]), style, color=color, label=f"{run.name} {key.split('_')[0]}")
+                ax.plot(*zip(*c[key]), style, color=color, label=f"{folder.name} {key.split('_')[0]}")
     ax.set_xlabel("epoch")
     ax.set_ylabel("cross-entropy")
     ax.set_title(title or "train (solid) and validation (dashed) loss")
@@ -49,7 +50,7 @@ def plot(runs: list[Path], out: Path, title: str = "") -> None:
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = Parser(description=__doc__)
     ap.add_argument("runs", nargs="+", type=Path)
     ap.add_argument("--out", type=Path, default=Path("curves.png"))
     ap.add_argument("--title", default="")
@@ -59,4 +60,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

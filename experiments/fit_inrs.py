@@ -9,13 +9,16 @@ Killed at any point, the same command resumes where it stopped.
 """
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
 import nngraph
+
 from nngraph.datasets.build import DATASETS, DEFAULT_INIT
 from nngraph.siren import INITS
+
+from .cli import Parser, non_negative_int, positive_int, run
+
 
 REPO = Path(__file__).resolve().parents[1]
 SUBSET_DIR = Path(__file__).resolve().parent / "data" / "fashion-mnist-subset"
@@ -29,21 +32,21 @@ def build(dataset: str = "fmnist-subset", out: str | Path = "runs/inrs/fmnist-su
 
 
 def main(argv=None) -> dict:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = Parser(description=__doc__.split("\n\n")[0])
     p.add_argument("--dataset", default="fmnist-subset", choices=sorted(DATASETS))
     p.add_argument("--out", default=None, help="output folder (default runs/inrs/<dataset>-v<views>)")
     p.add_argument("--root", default=None, help="where the source data is (default: per dataset)")
-    p.add_argument("--views", type=int, default=1, help="INRs per training object (validation/test: 1)")
-    p.add_argument("--limit", type=int, default=None, help="only the first N objects of each official split")
-    p.add_argument("--steps", type=int, default=None, help="updates per INR (default: the paper's 1000)")
+    p.add_argument("--views", type=positive_int, default=1, help="INRs per training object (validation/test: 1)")
+    p.add_argument("--limit", type=positive_int, default=None, help="only the first N objects of each official split")
+    p.add_argument("--steps", type=positive_int, default=None, help="updates per INR (default: the paper's 1000)")
     p.add_argument("--init", choices=INITS, default=DEFAULT_INIT,
                    help="INR initialisation: reference (the public INR datasets'), zero_bias or siren (default: %(default)s)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=non_negative_int, default=0)
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available)")
-    p.add_argument("--batch-size", type=int, default=None, help="INRs fitted at once")
-    p.add_argument("--shard-size", type=int, default=None, help="INRs per shard")
-    p.add_argument("--sdf-points", type=int, default=None, help="SDF samples per shape (default 250000)")
-    p.add_argument("--points-per-step", type=int, default=None, help="SDF samples per update (default 4096)")
+    p.add_argument("--batch-size", type=positive_int, default=None, help="INRs fitted at once")
+    p.add_argument("--shard-size", type=positive_int, default=None, help="INRs per shard")
+    p.add_argument("--sdf-points", type=positive_int, default=None, help="SDF samples per shape (default 250000)")
+    p.add_argument("--points-per-step", type=positive_int, default=None, help="SDF samples per update (default 4096)")
     p.add_argument("--compile", action="store_true", help="torch.compile the fitting step (CUDA)")
     p.add_argument("--no-progress", action="store_true")
     a = p.parse_args(argv)
@@ -59,4 +62,4 @@ def main(argv=None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

@@ -16,12 +16,12 @@ rewritten after every cell.
 """
 from __future__ import annotations
 
-import argparse
 import time
 from pathlib import Path
 
 import torch
 
+from .cli import Parser, non_negative_int, positive_int, run
 from .cpu import keep_freed_memory
 from .figure_curves import plot
 from .fit_inrs import build as build_inrs
@@ -56,14 +56,14 @@ def run_dir(out: Path, model: str, aug: str, views: int, seed: int) -> Path:
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = Parser(description=__doc__)
     ap.add_argument("--out", type=Path, default=Path("results/headline"))
     ap.add_argument("--runs", type=Path, default=Path("runs/inrs"), help="where the fitted INR datasets are kept")
     ap.add_argument("--models", nargs="+", choices=("dws", "rt"), default=["dws", "rt"])
-    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
-    ap.add_argument("--views", type=int, nargs="+", choices=(1, 10), default=[1, 10], help="which cells to run")
-    ap.add_argument("--epochs", type=int, nargs=2, default=[60, 20], metavar=("ONE_VIEW", "TEN_VIEWS"))
-    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--seeds", type=non_negative_int, nargs="+", default=[0, 1])
+    ap.add_argument("--views", type=positive_int, nargs="+", choices=(1, 10), default=[1, 10], help="which cells to run")
+    ap.add_argument("--epochs", type=positive_int, nargs=2, default=[60, 20], metavar=("ONE_VIEW", "TEN_VIEWS"))
+    ap.add_argument("--threads", type=positive_int, default=1)
     ap.add_argument("--device", default=None, help="device for fitting (default: cuda if available)")
     ap.add_argument("--fit-only", action="store_true", help="fit the two INR datasets and stop")
     ap.add_argument("--aggregate-only", action="store_true", help="rewrite the table from finished runs")
@@ -107,4 +107,4 @@ def _write(args) -> str:
 
 if __name__ == "__main__":
     keep_freed_memory()
-    main()
+    run(main)

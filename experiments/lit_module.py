@@ -68,7 +68,12 @@ class WeightSpaceClassifier(L.LightningModule):
         return loss
 
     def training_step(self, batch, batch_idx):
-        return self._step(batch, "train")
+        loss = self._step(batch, "train")
+        if not torch.isfinite(loss):  # a diverged run would otherwise "finish" with NaN results
+            raise FloatingPointError(f"training loss is {loss.item()} at epoch {self.current_epoch}, step "
+                                     f"{self.global_step}; the run stops: lower the learning rate or the "
+                                     "augmentation's strength")
+        return loss
 
     def validation_step(self, batch, batch_idx):
         self._step(batch, "val")

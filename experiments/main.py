@@ -10,12 +10,12 @@ same numbers.
 """
 from __future__ import annotations
 
-import argparse
 import time
 from pathlib import Path
 
 import torch
 
+from .cli import Parser, non_negative_int, positive_int, run
 from .cpu import keep_freed_memory
 from .figure_curves import plot
 from .fit_inrs import build as build_inrs
@@ -25,13 +25,13 @@ BASELINE, AUGMENTED = "none", "mixup_signed_weight_matching"
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = Parser(description=__doc__)
     ap.add_argument("--out", type=Path, default=Path("runs/main"))
-    ap.add_argument("--epochs", type=int, default=60)
+    ap.add_argument("--epochs", type=positive_int, default=60)
     ap.add_argument("--model", choices=("dws", "rt"), default="dws")
     ap.add_argument("--augment", default=AUGMENTED, help="the augmentation set against none (default: %(default)s)")
     ap.add_argument("--preset", default="small", help="model size (experiments.presets): small takes seconds per epoch on a CPU")
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--seed", type=non_negative_int, default=0)
     ap.add_argument("--device", default=None, help="device for fitting (default: cuda if available)")
     args = ap.parse_args(argv)
     torch.set_float32_matmul_precision("high")
@@ -71,4 +71,4 @@ def main(argv=None):
 
 if __name__ == "__main__":
     keep_freed_memory()
-    main()
+    run(main)

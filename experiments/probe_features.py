@@ -11,7 +11,6 @@ Features:
 """
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
@@ -21,6 +20,7 @@ import torch.nn.functional as F
 import nngraph
 from models import DWSNet
 
+from .cli import Parser, non_negative_int, positive_int, run
 from .cpu import keep_freed_memory
 from .presets import PRESETS, model_kwargs
 
@@ -80,12 +80,12 @@ def probe(train: tuple, val: tuple, test: tuple, num_classes: int) -> dict:
 
 
 def main(argv=None) -> dict:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = Parser(description=__doc__)
     ap.add_argument("--data", required=True, help="INR dataset directory written by experiments.fit_inrs")
     ap.add_argument("--features", nargs="+", choices=FEATURES, default=list(FEATURES))
     ap.add_argument("--preset", choices=sorted(PRESETS), default="small", help="size of the random DWSNet")
-    ap.add_argument("--seed", type=int, default=0, help="initialisation of the random DWSNet")
-    ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--seed", type=non_negative_int, default=0, help="initialisation of the random DWSNet")
+    ap.add_argument("--threads", type=positive_int, default=None)
     ap.add_argument("--out", default=None, help="write the results as JSON here")
     args = ap.parse_args(argv)
     if args.threads:
@@ -111,4 +111,4 @@ def main(argv=None) -> dict:
 
 if __name__ == "__main__":
     keep_freed_memory()
-    main()
+    run(main)

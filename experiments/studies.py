@@ -13,7 +13,6 @@ study resumes; ``--aggregate-only`` rewrites the tables from what has finished.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
 from dataclasses import dataclass, field
@@ -27,6 +26,7 @@ from nngraph.datasets.fitting import init_flat
 from nngraph.datasets.shards import load_shard, read_manifest
 from nngraph.siren import INITS
 
+from .cli import Parser, non_negative_int, positive_int, run
 from .cpu import keep_freed_memory
 from .fit_inrs import build as build_inrs
 from .train import RESULT, parser as train_parser, train
@@ -137,12 +137,12 @@ def table(study: str, out: Path, runs: Path) -> str:
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = Parser(description=__doc__)
     ap.add_argument("studies", nargs="+", choices=sorted(STUDIES))
-    ap.add_argument("--seeds", type=int, nargs="+", default=[0])
+    ap.add_argument("--seeds", type=non_negative_int, nargs="+", default=[0])
     ap.add_argument("--runs", type=Path, default=Path("runs/inrs"), help="where the fitted subsets are cached")
     ap.add_argument("--out", type=Path, default=Path("results/studies"))
-    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--threads", type=positive_int, default=1)
     ap.add_argument("--arms", nargs="+", default=None, help="run only the arms whose label starts with one of these")
     ap.add_argument("--aggregate-only", action="store_true")
     args = ap.parse_args(argv)
@@ -167,4 +167,4 @@ def main(argv=None):
 
 if __name__ == "__main__":
     keep_freed_memory()
-    main()
+    run(main)

@@ -20,6 +20,7 @@ import torch
 
 from augment.registry import split_names
 
+from .cli import Parser, non_negative_int, positive_int, run
 from .cpu import keep_freed_memory
 from .train import RESULT, parser as train_parser, train
 
@@ -98,15 +99,15 @@ def write_tables(acc: dict, out: Path, dataset: str, views: list[int], models: l
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+    ap = Parser(description=__doc__,
                                  parents=[train_parser()], conflict_handler="resolve")
     ap.add_argument("--out", required=True, help="results directory")
     ap.add_argument("--dataset-name", default="fmnist", help="which paper column to compare with (fmnist, modelnet40)")
-    ap.add_argument("--views", type=int, nargs="+", default=[1, 10])
-    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    ap.add_argument("--views", type=positive_int, nargs="+", default=[1, 10])
+    ap.add_argument("--seeds", type=non_negative_int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--models", nargs="+", choices=sorted(MODEL_LABEL), default=["dws", "rt"])
     ap.add_argument("--augmentations", nargs="+", default=[name for _, name in ROWS])
-    ap.add_argument("--epochs", type=int, nargs="+", default=None,
+    ap.add_argument("--epochs", type=positive_int, nargs="+", default=None,
                     help="epochs per views entry (default: the paper's, e.g. 300 and 100 for FMNIST)")
     ap.add_argument("--aggregate-only", action="store_true")
     ap.add_argument("--note", default="", help="text written above the table (what was run)")
@@ -133,4 +134,4 @@ def main(argv=None):
 if __name__ == "__main__":
     torch.set_float32_matmul_precision("high")
     keep_freed_memory()
-    main()
+    run(main)

@@ -9,7 +9,9 @@ a finished run just reports its stored result.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
+import os
 import logging
 import time
 import warnings
@@ -20,6 +22,7 @@ import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
+from .cli import Parser, batches, json_object, non_negative_float, non_negative_int, positive_float, positive_int, run
 from .cpu import keep_freed_memory
 from .data_module import INRDataModule
 from .lit_module import MODELS, WeightSpaceClassifier
@@ -29,33 +32,33 @@ RESULT = "result.json"
 
 
 def parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = Parser(description=__doc__)
     ap.add_argument("--data", required=True, help="INR dataset directory written by experiments.fit_inrs")
     ap.add_argument("--model", choices=sorted(MODELS), default="rt")
     ap.add_argument("--augment", default="none", help="augmentation name(s), e.g. 'mixup_weight_matching' or 'siren_negation+translate'")
-    ap.add_argument("--augment-options", type=json.loads, default={},
+    ap.add_argument("--augment-options", type=json_object, default={},
                     help='JSON keyword overrides per augmentation, e.g. \'{"mixup": {"lam_range": [0.8, 1.0]}}\'')
     ap.add_argument("--augment-on", choices=("device", "loader"), default="device",
                     help="augment whole batches on the training device, or samples in the loader")
-    ap.add_argument("--views", type=int, default=1)
-    ap.add_argument("--epochs", type=int, default=300)
-    ap.add_argument("--batch-size", type=int, default=128)
-    ap.add_argument("--lr", type=float, default=None, help="default: 1e-3 for rt, 5e-3 for dws (Appendix C)")
-    ap.add_argument("--weight-decay", type=float, default=5e-4)
+    ap.add_argument("--views", type=positive_int, default=1)
+    ap.add_argument("--epochs", type=positive_int, default=300)
+    ap.add_argument("--batch-size", type=positive_int, default=128)
+    ap.add_argument("--lr", type=positive_float, default=None, help="default: 1e-3 for rt, 5e-3 for dws (Appendix C)")
+    ap.add_argument("--weight-decay", type=non_negative_float, default=5e-4)
     ap.add_argument("--no-amsgrad", dest="amsgrad", action="store_false", help="plain AdamW (default: amsgrad, as the reference)")
-    ap.add_argument("--gradient-clip", type=float, default=None, help="clip the gradient norm (default: none, as the reference)")
-    ap.add_argument("--warmup-steps", type=int, default=None, help="default: 1000 for rt, 0 for dws")
+    ap.add_argument("--gradient-clip", type=positive_float, default=None, help="clip the gradient norm (default: none, as the reference)")
+    ap.add_argument("--warmup-steps", type=non_negative_int, default=None, help="default: 1000 for rt, 0 for dws")
     ap.add_argument("--preset", choices=sorted(PRESETS), default="paper", help="model size: the paper's or a small CPU one")
-    ap.add_argument("--model-kwargs", type=json.loads, default={}, help='JSON overrides, e.g. \'{"node_dim": 32}\'')
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--out", default=None, help="run directory (default runs/<model>-<augment>-v<views>-s<seed>)")
+    ap.add_argument("--model-kwargs", type=json_object, default={}, help='JSON overrides, e.g. \'{"node_dim": 32}\'')
+    ap.add_argument("--seed", type=non_negative_int, default=0)
+    ap.add_argument("--out", default=None, help="run directory (default runs/<model>-<augment>-v<views>-s<seed>-<hash of the settings>)")
     ap.add_argument("--accelerator", default="auto")
     ap.add_argument("--devices", default="auto", help="e.g. 1, 4, or auto; several GPUs train with DDP")
-    ap.add_argument("--num-nodes", type=int, default=1)
+    ap.add_argument("--num-nodes", type=positive_int, default=1)
     ap.add_argument("--strategy", default="auto")
-    ap.add_argument("--num-workers", type=int, default=0)
-    ap.add_argument("--limit-train-batches", type=float, default=1.0)
-    ap.add_argument("--threads", type=int, default=None, help="CPU threads (default: torch's choice)")
+    ap.add_argument("--num-workers", type=non_negative_int, default=0)
+    ap.add_argument("--limit-train-batches", type=batches, default=1.0)
+    ap.add_argument("--threads", type=positive_int, default=None, help="CPU threads (default: torch's choice)")
     ap.add_argument("--quiet", action="store_true", help="no progress bar or model summary")
     ap.add_argument("--epoch-lines", action="store_true", help="print one line per epoch (loss, validation accuracy)")
     return ap
@@ -76,15 +79,53 @@ class EpochLine(L.Callback):
               f"{100 * float(m['val_acc']):.1f}%", flush=True)
 
 
+# The settings that change a run's result: a run folder belongs to one combination of them.
+IDENTITY = ("data", "model", "augment", "augment_options", "augment_on", "views", "epochs", "batch_size", "lr",
+            "weight_decay", "amsgrad", "gradient_clip", "warmup_steps", "preset", "model_kwargs", "seed",
+            "limit_train_batches", "devices", "num_nodes", "strategy")
+RUN = "run.json"
+
+
+def identity(args) -> dict:
+    settings = {k: getattr(args, k) for k in IDENTITY}
+    settings["data"] = os.path.normpath(str(settings["data"]))
+    return settings
+
+
 def run_dir(args) -> Path:
-    return Path(args.out or f"runs/{args.model}-{args.augment}-v{args.views}-s{args.seed}")
+    if args.out:
+        return Path(args.out)
+    digest = hashlib.sha256(json.dumps(identity(args), sort_keys=True).encode()).hexdigest()[:8]
+    return Path(f"runs/{args.model}-{args.augment}-v{args.views}-s{args.seed}-{digest}")
+
+
+def _check_folder(out: Path, settings: dict) -> None:
+    """Refuse a run folder that holds a run of other settings, naming them."""
+    recorded = None
+    if (out / RUN).is_file():
+        recorded = json.loads((out / RUN).read_text())
+    elif (out / RESULT).is_file():  # a run finished before run.json existed
+        recorded = {k: v for k, v in json.loads((out / RESULT).read_text())["config"].items() if k in IDENTITY}
+        recorded["data"] = os.path.normpath(str(recorded.get("data")))
+    if recorded is None:
+        return
+    differ = [k for k in IDENTITY if recorded.get(k, "<missing>") != settings[k]]
+    if differ:
+        what = ", ".join(f"{k} ({recorded.get(k, '<missing>')!r} there, {settings[k]!r} now)" for k in differ)
+        raise ValueError(f"out: {out} holds a run with other settings: {what}; use another --out")
 
 
 def train(args) -> dict:
     """Run (or resume, or just read back) one training run; returns its result record."""
     out = run_dir(args)
+    settings = identity(args)
+    _check_folder(out, settings)
     if (out / RESULT).is_file():
         return json.loads((out / RESULT).read_text())
+    last = out / "checkpoints" / "last.ckpt"
+    if last.is_file() and last.stat().st_size == 0:
+        raise ValueError(f"{last}: empty checkpoint (a run killed while saving it); delete the run folder {out} "
+                         "to start the run over")
     start = time.time()
     if args.quiet:  # progress-bar-free runs (grids, the main job): keep the output to results
         logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
@@ -109,7 +150,8 @@ def train(args) -> dict:
                         gradient_clip_val=args.gradient_clip, limit_train_batches=args.limit_train_batches,
                         enable_progress_bar=not args.quiet, enable_model_summary=not args.quiet,
                         log_every_n_steps=1, deterministic=False)
-    last = out / "checkpoints" / "last.ckpt"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / RUN).write_text(json.dumps(settings, indent=1, sort_keys=True))  # the folder is now this run's
     trainer.fit(module, datamodule=dm, ckpt_path=last if last.is_file() else None)
     tested = trainer.test(module, datamodule=dm, ckpt_path="best", verbose=False)[0]
     result = {
@@ -136,4 +178,4 @@ def main(argv=None):
 if __name__ == "__main__":
     torch.set_float32_matmul_precision("high")
     keep_freed_memory()
-    main()
+    run(main)

@@ -6,7 +6,6 @@ numpy + scipy per-pair implementation, measured in the same run.
 """
 from __future__ import annotations
 
-import argparse
 
 import numpy as np
 import torch
@@ -16,6 +15,8 @@ import nngraph
 from augment import AUGMENTATIONS, build, weight_matching
 
 from .timing import rate
+
+from ..cli import Parser, non_negative_float, positive_int, run
 
 NUM_CLASSES = 10
 
@@ -45,12 +46,12 @@ def numpy_weight_matching(wa, ba, wb, bb, rng: np.random.Generator, max_iter: in
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = Parser(description=__doc__)
     ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
-    ap.add_argument("--batch-size", type=int, default=128)
+    ap.add_argument("--batch-size", type=positive_int, default=128)
     ap.add_argument("--spec", default="2-32-32-1")
-    ap.add_argument("--min-time", type=float, default=0.5, help="seconds of timed repeats per measurement")
-    ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    ap.add_argument("--min-time", type=non_negative_float, default=0.5, help="seconds of timed repeats per measurement")
+    ap.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads (default: torch's)")
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -107,4 +108,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

@@ -12,7 +12,6 @@ so that start-up (initialisation, compilation) does not count; best of --repeats
 """
 from __future__ import annotations
 
-import argparse
 import time
 
 import torch
@@ -20,6 +19,8 @@ import torch
 import nngraph
 from nngraph.datasets import fitting_triton
 from nngraph.datasets.fitting import init_flat, loss_and_grads, split_flat
+
+from ..cli import Parser, positive_int, run
 
 
 def _sync(device):
@@ -125,13 +126,13 @@ def sweep_triton(spec, coords, targets):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description="INR fitting throughput: library vs plain autograd + Adam")
+    p = Parser(description="INR fitting throughput: library vs plain autograd + Adam")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    p.add_argument("--batch-size", type=int, default=None, help="INRs at once (default 256 CPU, 16384 CUDA)")
+    p.add_argument("--batch-size", type=positive_int, default=None, help="INRs at once (default 256 CPU, 16384 CUDA)")
     p.add_argument("--compile", action="store_true", help="torch.compile both programs")
-    p.add_argument("--threads", type=int, default=None, help="CPU threads (default: torch's)")
-    p.add_argument("--steps", type=int, default=None, help="timed steps per run (default 10 CPU, 50 CUDA)")
-    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--threads", type=positive_int, default=None, help="CPU threads (default: torch's)")
+    p.add_argument("--steps", type=positive_int, default=None, help="timed steps per run (default 10 CPU, 50 CUDA)")
+    p.add_argument("--repeats", type=positive_int, default=3)
     p.add_argument("--no-shape", action="store_true", help="skip the shape spec")
     p.add_argument("--sweep", action="store_true", help="CUDA: first try the fused kernel's launch configurations")
     args = p.parse_args(argv)
@@ -163,4 +164,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

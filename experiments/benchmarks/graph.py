@@ -5,7 +5,6 @@
 """
 from __future__ import annotations
 
-import argparse
 
 import torch
 from torch_geometric.data import Batch
@@ -14,11 +13,13 @@ import nngraph
 
 from .timing import rate
 
+from ..cli import Parser, positive_int, run
+
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = Parser(description=__doc__)
     ap.add_argument("--device", default="cpu")
-    ap.add_argument("--batch-size", type=int, default=128)
+    ap.add_argument("--batch-size", type=positive_int, default=128)
     ap.add_argument("--spec", default="2-32-32-1")
     args = ap.parse_args(argv)
     device = torch.device(args.device)
@@ -44,4 +45,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

@@ -7,7 +7,6 @@ figures at the same settings (there is no second implementation to run here).
 """
 from __future__ import annotations
 
-import argparse
 import time
 
 import torch
@@ -15,6 +14,7 @@ import torch
 import nngraph
 from models import DWSNet, RelationTransformer
 
+from ..cli import Parser, non_negative_int, positive_int, run
 from ..cpu import keep_freed_memory
 
 # Public neural-graphs implementation: NG-T (dense all-pairs relational transformer, node 64, edge 32,
@@ -70,15 +70,15 @@ def bench(name: str, spec: nngraph.NetworkSpec, batch_size: int, device: torch.d
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = Parser(description=__doc__)
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
-    parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--steps", type=int, default=None, help="timed steps (default: 3 on CPU, 30 on CUDA)")
-    parser.add_argument("--warmup", type=int, default=None, help="untimed steps first (default: 1 on CPU, 5 on CUDA)")
+    parser.add_argument("--batch-size", type=positive_int, default=128)
+    parser.add_argument("--steps", type=positive_int, default=None, help="timed steps (default: 3 on CPU, 30 on CUDA)")
+    parser.add_argument("--warmup", type=non_negative_int, default=None, help="untimed steps first (default: 1 on CPU, 5 on CUDA)")
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
-    parser.add_argument("--attention-dim", type=int, default=128, help="RT query/key/value size (default: 128)")
+    parser.add_argument("--attention-dim", type=positive_int, default=128, help="RT query/key/value size (default: 128)")
     parser.add_argument("--compile", action="store_true", help="torch.compile the models (meant for CUDA)")
-    parser.add_argument("--threads", type=int, default=None, help="CPU threads (default: torch's own choice)")
+    parser.add_argument("--threads", type=positive_int, default=None, help="CPU threads (default: torch's own choice)")
     parser.add_argument("--keep-freed-memory", action="store_true",
                         help="CPU: glibc keeps freed blocks for reuse (the reference figures are without this)")
     args = parser.parse_args(argv)
@@ -114,4 +114,4 @@ def main(argv=None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

@@ -33,7 +33,7 @@ from . import sdf as sdf_mod
 from .fitting import fit_inrs
 from .render import coordinate_grid
 from .shards import (layer_stats, load_shard, read_manifest, read_shard_metadata, remove_temp_files,
-                     sha256_file, write_manifest, write_shard)
+                     sha256_file, verify_shard_content, write_manifest, write_shard)
 from .sources import (FASHION_MNIST_DIR, load_fashion_mnist, load_mnist, load_modelnet_npz,
                       load_modelnet_off, normalize_unit_sphere, read_off)
 
@@ -187,13 +187,17 @@ def build_inr_dataset(dataset: str, out: str | Path, *, root: str | Path | None 
         raise ValueError(f"limit: expected a positive integer or None, got {limit!r}")
     if init not in INITS:
         raise ValueError(f"init: expected one of {INITS}, got {init!r}")
+    for name, value in (("steps", steps), ("shard_size", shard_size), ("batch_size", batch_size),
+                        ("sdf_points", sdf_points), ("points_per_step", points_per_step)):
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
+            raise ValueError(f"{name}: expected a positive integer or None (the default), got {value!r}")
     source = _Source(dataset, root, limit)
     base = IMAGE_RECIPE if source.image else SHAPE_RECIPE
     recipe = FitRecipe(base.layer_sizes, steps if steps is not None else base.steps, base.lr, base.optimizer,
                        base.psnr_stop, points_per_step or base.points_per_step,
                        None if source.image else (sdf_points or base.sdf_points), init)
     spec = recipe.spec()
-    shard_size = shard_size or DEFAULT_SHARD_SIZE["image" if source.image else "shape"]
+    shard_size = DEFAULT_SHARD_SIZE["image" if source.image else "shape"] if shard_size is None else shard_size
     splits = make_splits(source)
     for split in SPLITS:
         splits[split]["count"] = len(splits[split]["objects"])
@@ -248,7 +252,13 @@ def _verified(path: Path, recorded: str | None, config_id: str, unit: dict) -> s
     if meta.get("config_id") != config_id or meta.get("unit") != unit:
         return None
     digest = sha256_file(path)
-    return digest if recorded in (None, digest) else None
+    if recorded is None:  # no manifest entry to check it against: check it against itself
+        try:
+            verify_shard_content(path)
+        except ValueError:
+            return None
+        return digest
+    return digest if recorded == digest else None
 
 
 def _fit_unit(source, splits, unit, recipe, spec, seed, labels, path, config_id, device, batch_size,

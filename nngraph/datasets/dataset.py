@@ -53,6 +53,11 @@ class INRDataset(Dataset):
         self._starts = torch.tensor([0] + self._rows).cumsum(0)
         self._labels = torch.cat([load_shard(f, r, keys=("label",))["label"] for f, r in zip(self._files, self._rows)]) \
             if entries else torch.empty(0, dtype=torch.long)
+        num_classes = int(manifest["num_classes"])
+        if len(self._labels) and (self._labels.min() < 0 or self._labels.max() >= num_classes):
+            bad = self._labels[(self._labels < 0) | (self._labels >= num_classes)][0].item()
+            raise ValueError(f"root: {root} has a {split} label {bad} outside 0..{num_classes - 1} "
+                             f"({num_classes} classes in its manifest)")
         self._handles: dict[int, object] = {}
         self._params: torch.Tensor | None = None
         super().__init__(root=str(folder), transform=transform)

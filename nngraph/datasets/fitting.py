@@ -223,9 +223,9 @@ def fit_inrs(coords: torch.Tensor, targets: torch.Tensor, spec: NetworkSpec, *, 
         raise ValueError(f"points_per_step: expected 1..{n}, got {points_per_step}")
     device = torch.device(device) if device is not None else targets.device
     cuda = device.type == "cuda"
-    batch_size = int(batch_size or (16384 if cuda else 256))
-    if batch_size < 1:
-        raise ValueError(f"batch_size: expected a positive integer, got {batch_size}")
+    batch_size = (16384 if cuda else 256) if batch_size is None else batch_size
+    if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
+        raise ValueError(f"batch_size: expected a positive integer, got {batch_size!r}")
     grad_fn, fused = _grad_fn(spec, coords, backend, cuda, m_pts == n, compile)
     width = max(spec.layer_sizes)
     chunk = batch_size if cuda or fused else max(1, _CPU_CHUNK_FLOATS // (m_pts * width))

@@ -71,10 +71,28 @@ def write_shard(path: str | Path, tensors: dict[str, torch.Tensor], metadata: di
     missing = set(SHARD_KEYS) - set(tensors)
     if missing:
         raise ValueError(f"tensors: missing {sorted(missing)}")
-    data = save({k: tensors[k].detach().to("cpu", SHARD_KEYS[k]).contiguous() for k in SHARD_KEYS},
-                {_META_KEY: json.dumps(metadata, sort_keys=True)})
+    tensors = {k: tensors[k].detach().to("cpu", SHARD_KEYS[k]).contiguous() for k in SHARD_KEYS}
+    # The shard carries a digest of its own tensors, so it can be verified without the manifest.
+    metadata = {**metadata, "tensors_sha256": tensors_digest(tensors)}
+    data = save(tensors, {_META_KEY: json.dumps(metadata, sort_keys=True)})
     atomic_write_bytes(path, data)
     return hashlib.sha256(data).hexdigest()
+
+
+def tensors_digest(tensors: dict[str, torch.Tensor]) -> str:
+    """sha256 of a shard's tensors: their bytes in `SHARD_KEYS` order."""
+    h = hashlib.sha256()
+    for k in SHARD_KEYS:
+        h.update(tensors[k].contiguous().view(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
+
+
+def verify_shard_content(path: str | Path) -> dict:
+    """The shard's metadata, after checking its tensors against the digest it carries."""
+    meta = read_shard_metadata(path)
+    if meta.get("tensors_sha256") != tensors_digest(load_shard(path)):
+        raise ValueError(f"{path}: its tensors do not match the digest it carries; the shard is damaged")
+    return meta
 
 
 def read_shard_metadata(path: str | Path) -> dict:

@@ -4,6 +4,7 @@ reproducible with a generator and checked for shape."""
 import pytest
 import torch
 
+import augment
 import nngraph
 from augment import (Dropout, GaussianNoise, QuantileDropout, RandomPermutation, ReLUScale, Rotate, Scale,
                      SirenBias, SirenNegation, Translate)
@@ -85,3 +86,12 @@ def test_float64_graphs_stay_float64():
     for t in (Translate(), Rotate(), GaussianNoise(), QuantileDropout(), SirenBias(), SirenNegation()):
         out = t(g)
         assert out.x.dtype == torch.float64 and out.edge_attr.dtype == torch.float64
+
+
+@pytest.mark.parametrize("make", [lambda v: augment.Translate(max_offset=v), lambda v: augment.Rotate(max_degrees=v),
+                                  lambda v: augment.Scale(max_change=v), lambda v: augment.GaussianNoise(scale=v),
+                                  lambda v: augment.Mixup(None, num_classes=3, lam_range=(0.0, v))])
+@pytest.mark.parametrize("value", [float("inf"), float("nan")])
+def test_non_finite_options_are_refused(make, value):
+    with pytest.raises(ValueError, match="expected"):
+        make(value)

@@ -10,7 +10,7 @@ from experiments import table1
 from experiments.data_module import INRDataModule
 from experiments.fit_inrs import build as build_inrs
 from experiments.lit_module import WeightSpaceClassifier
-from experiments.train import RESULT, parser, train
+from experiments.train import RESULT, parser, run_dir, train
 
 TINY = {"rt": '{"num_layers": 1, "node_dim": 16, "edge_dim": 8, "num_heads": 2, "attention_dim": 16, '
               '"node_hidden": 16, "edge_hidden": 16, "readout_hidden": 16, "num_frequencies": 8, '
@@ -52,7 +52,10 @@ def test_views_and_loader_path(data, tmp_path):
 
 def test_resume_continues_from_checkpoint(data, tmp_path):
     train(_args(data, tmp_path, "dws", "none", 1))
-    (tmp_path / RESULT).unlink()  # as if interrupted after epoch 0, before the end of the run
+    # As if a 2-epoch run had been interrupted after epoch 0: its last checkpoint, no result yet.
+    (tmp_path / RESULT).unlink()
+    run = json.loads((tmp_path / "run.json").read_text())
+    (tmp_path / "run.json").write_text(json.dumps({**run, "epochs": 2}))
     r = train(_args(data, tmp_path, "dws", "none", 2))
     assert r["epochs"] == 2
     epochs = []
@@ -149,3 +152,42 @@ def test_headline_cells_run_seed_by_seed():
     assert len(c) == 2 * 2 * 6 and [s for s, *_ in c] == [0] * 12 + [1] * 12
     assert c[:6] == [(0, "dws", a, 1) for a in ("none", "mixup", "mixup_permutation", "mixup_weight_matching",
                                               "mixup_signed_weight_matching")] + [(0, "dws", "none", 10)]
+
+
+def test_a_run_folder_belongs_to_its_settings(data, tmp_path):
+    train(_args(data, tmp_path, "dws", "none", 1))
+    for extra, named in ((("--lr", "1e-4"), "lr"), (("--seed", "3"), "seed"), (("--preset", "small"), "preset")):
+        with pytest.raises(ValueError, match=rf"other settings: {named} "):
+            train(_args(data, tmp_path, "dws", "none", 1, *extra))
+    with pytest.raises(ValueError) as refused:
+        train(_args(data, tmp_path, "dws", "mixup", 2))
+    assert "augment ('none' there, 'mixup' now), epochs (1 there, 2 now)" in str(refused.value)
+    assert train(_args(data, tmp_path, "dws", "none", 1))["config"]["lr"] is None  # the same settings: read back
+
+
+def test_default_run_folder_names_every_setting(data):
+    a = parser().parse_args(["--data", str(data)])
+    b = parser().parse_args(["--data", str(data), "--lr", "1e-4"])
+    assert run_dir(a) != run_dir(b) and run_dir(a).name.startswith("rt-none-v1-s0-")
+    assert run_dir(a) == run_dir(parser().parse_args(["--data", str(data) + "/"]))
+
+
+def test_non_finite_training_loss_stops_the_run(data, tmp_path):
+    with pytest.raises(FloatingPointError, match="training loss is nan"):
+        train(_args(data, tmp_path, "dws", "none", 1, "--lr", "1e30"))
+    assert not (tmp_path / RESULT).exists()
+
+
+def test_an_empty_last_checkpoint_is_refused_with_advice(data, tmp_path):
+    train(_args(data, tmp_path, "dws", "none", 1))
+    (tmp_path / RESULT).unlink()
+    (tmp_path / "checkpoints" / "last.ckpt").write_bytes(b"")
+    with pytest.raises(ValueError, match="empty checkpoint.*delete the run folder"):
+        train(_args(data, tmp_path, "dws", "none", 1))
+
+
+def test_a_dataset_without_validation_inrs_is_refused(tmp_path):
+    out = tmp_path / "inrs"
+    build_inrs("fmnist-subset", out, limit=5, steps=1, progress=False)  # 5 objects: none drawn for validation
+    with pytest.raises(ValueError, match="no validation INRs"):
+        train(_args(out, tmp_path / "run", "dws", "none", 1))

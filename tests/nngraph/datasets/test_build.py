@@ -1,13 +1,16 @@
+import json
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from safetensors.torch import save_file
 
 import nngraph
 from nngraph.datasets.build import DEFAULT_INIT, OUTPUT_OFFSET, build_inr_dataset, inr_seed
 from nngraph.datasets.fitting import fit_inrs
-from nngraph.datasets.shards import load_shard, read_manifest
+from nngraph.datasets.shards import load_shard, read_manifest, read_shard_metadata
 from nngraph.datasets.sources import load_fashion_mnist, write_off
 
 REPO = Path(__file__).resolve().parents[3]
@@ -154,3 +157,24 @@ def test_a_bad_mesh_is_named_in_the_error(tmp_path, faces):
     with pytest.raises(ValueError, match=r"box_0002\.off: .*no area"):
         build_inr_dataset("modelnet40", tmp_path / "out", root=root, steps=1, sdf_points=256, points_per_step=64,
                           progress=False)
+
+
+@pytest.mark.parametrize("name", ["steps", "shard_size", "batch_size", "sdf_points", "points_per_step"])
+@pytest.mark.parametrize("value", [0, -1, 2.5])
+def test_counts_must_be_positive_integers(tmp_path, name, value):
+    with pytest.raises(ValueError, match=rf"^{name}: expected a positive integer"):
+        build_inr_dataset("fmnist-subset", tmp_path, root=SUBSET, **{name: value})
+
+
+def test_resume_without_the_manifest_refits_a_damaged_shard(reference, tmp_path):
+    ref, m = reference
+    out = tmp_path / "copy"
+    shutil.copytree(ref, out)
+    (out / "manifest.json").unlink()
+    first = out / m["shards"][0]["file"]
+    tensors = load_shard(first)
+    tensors["params"][0, 0] += 1.0  # a damaged row in an otherwise well-formed shard
+    meta = read_shard_metadata(first)
+    save_file(tensors, str(first), {"nngraph": json.dumps(meta, sort_keys=True)})  # its old digest kept
+    again = build_inr_dataset("fmnist-subset", out, **KW)
+    assert again["shards"][0]["sha256"] == m["shards"][0]["sha256"]  # refitted to the original bytes

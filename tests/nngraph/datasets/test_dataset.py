@@ -1,4 +1,5 @@
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -92,3 +93,14 @@ def test_errors(built, tmp_path):
     (tmp_path / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(ValueError, match="unfinished build"):
         nngraph.INRDataset(tmp_path, "test")
+
+
+def test_labels_outside_the_classes_are_refused(built, tmp_path):
+    out, m = built
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy)
+    manifest = json.loads((copy / "manifest.json").read_text())
+    manifest["num_classes"] = 3  # the shards hold labels up to 9
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ValueError, match=r"label \d outside 0\.\.2"):
+        nngraph.INRDataset(copy, "train")

@@ -1,0 +1,73 @@
+"""What every command line here shares: arguments checked where they enter, and a user's mistake
+reported as one line, ``error: <what was wrong>``, with exit status 2 (tracebacks stay for bugs)."""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from collections.abc import Callable
+
+
+class Parser(argparse.ArgumentParser):
+    """An ``ArgumentParser`` whose errors are one line on stderr and exit status 2."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", argparse.RawDescriptionHelpFormatter)
+        super().__init__(*args, **kwargs)
+
+    def error(self, message: str):
+        sys.stderr.write(f"error: {message}\n")
+        sys.exit(2)
+
+
+def _number(kind: type, test: Callable[[float], bool], expected: str):
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+        if not (math.isfinite(value) and test(value)):
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
+        return value
+    parse.__name__ = expected  # argparse names the type in its messages
+    return parse
+
+
+positive_int = _number(int, lambda v: v >= 1, "a positive integer")
+non_negative_int = _number(int, lambda v: v >= 0, "a non-negative integer")
+positive_float = _number(float, lambda v: v > 0, "a positive finite number")
+non_negative_float = _number(float, lambda v: v >= 0, "a non-negative finite number")
+_fraction = _number(float, lambda v: 0 < v <= 1, "a fraction in (0, 1] or a positive whole number of batches")
+
+
+def batches(text: str) -> int | float:
+    """Lightning's ``limit_*_batches``: a whole number of batches (``"20"``) or a fraction (``"0.5"``)."""
+    try:
+        return positive_int(text)
+    except argparse.ArgumentTypeError:
+        return _fraction(text)
+
+
+def json_object(text: str) -> dict:
+    """A JSON object (``'{"key": value}'``)."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise argparse.ArgumentTypeError(f"expected a JSON object, got {text!r} ({e.msg})") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(f"expected a JSON object such as '{{\"key\": 1}}', got {text!r}")
+    return value
+
+
+def run(main: Callable[[], object]) -> None:
+    """Run a command's ``main``: bad input (ValueError) is one line and exit 2, a numerical failure
+    (FloatingPointError, e.g. a non-finite training loss) one line and exit 1."""
+    try:
+        main()
+    except ValueError as e:
+        sys.stderr.write(f"error: {e}\n")
+        sys.exit(2)
+    except FloatingPointError as e:
+        sys.stderr.write(f"error: {e}\n")
+        sys.exit(1)

@@ -1,0 +1,62 @@
+"""Every command line checks its numbers where they enter: a bad value is one line, ``error: ...``
+naming the argument, and exit status 2."""
+import pytest
+
+from experiments import (figure_augmentations, fit_inrs, headline, main, probe_features, studies, table1,
+                         train)
+from experiments.benchmarks import augment as bench_augment, fit as bench_fit, graph as bench_graph, \
+    models as bench_models
+from experiments.cli import run
+
+# (entry point, arguments it needs anyway, numeric argument, whether 0 is allowed)
+ARGUMENTS = [
+    (train.main, ["--data", "d"], "--epochs", False), (train.main, ["--data", "d"], "--batch-size", False),
+    (train.main, ["--data", "d"], "--views", False), (train.main, ["--data", "d"], "--lr", False),
+    (train.main, ["--data", "d"], "--weight-decay", True), (train.main, ["--data", "d"], "--warmup-steps", True),
+    (train.main, ["--data", "d"], "--seed", True), (train.main, ["--data", "d"], "--threads", False),
+    (train.main, ["--data", "d"], "--gradient-clip", False), (train.main, ["--data", "d"], "--limit-train-batches", False),
+    (train.main, ["--data", "d"], "--num-workers", True), (train.main, ["--data", "d"], "--num-nodes", False),
+    (fit_inrs.main, [], "--views", False), (fit_inrs.main, [], "--limit", False), (fit_inrs.main, [], "--steps", False),
+    (fit_inrs.main, [], "--seed", True), (fit_inrs.main, [], "--batch-size", False),
+    (fit_inrs.main, [], "--shard-size", False), (fit_inrs.main, [], "--sdf-points", False),
+    (fit_inrs.main, [], "--points-per-step", False),
+    (table1.main, ["--data", "d", "--out", "o"], "--seeds", True), (table1.main, ["--data", "d", "--out", "o"], "--views", False),
+    (table1.main, ["--data", "d", "--out", "o"], "--epochs", False),
+    (main.main, [], "--epochs", False), (main.main, [], "--seed", True),
+    (headline.main, [], "--seeds", True), (headline.main, [], "--threads", False),
+    (studies.main, ["inr-recipes"], "--seeds", True), (studies.main, ["inr-recipes"], "--threads", False),
+    (figure_augmentations.main, [], "--indices", True), (figure_augmentations.main, [], "--seed", True),
+    (probe_features.main, [], "--seed", True), (probe_features.main, [], "--threads", False),
+    (bench_graph.main, [], "--batch-size", False), (bench_fit.main, [], "--steps", False),
+    (bench_fit.main, [], "--repeats", False), (bench_augment.main, [], "--min-time", True),
+    (bench_models.main, [], "--batch-size", False), (bench_models.main, [], "--warmup", True),
+]
+BAD = ["-1", "nan", "inf", "-inf", "abc", "1e400"]
+
+
+def one_line_error(entry, argv, capsys) -> str:
+    with pytest.raises(SystemExit) as exit_:
+        run(lambda: entry(argv))
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2, err
+    assert err.startswith("error: ") and err.count("\n") == 1, err
+    return err
+
+
+@pytest.mark.parametrize("entry, needed, name, zero_ok", ARGUMENTS, ids=lambda a: getattr(a, "__module__", a))
+def test_bad_numbers_are_one_line_errors(entry, needed, name, zero_ok, capsys):
+    for value in BAD + ([] if zero_ok else ["0"]):
+        err = one_line_error(entry, needed + [name, value], capsys)
+        assert name in err, err
+
+
+def test_json_options_must_be_objects(capsys):
+    err = one_line_error(train.main, ["--data", "d", "--augment-options", "[1, 2]"], capsys)
+    assert "--augment-options" in err and "JSON object" in err
+    err = one_line_error(train.main, ["--data", "d", "--model-kwargs", "{not json"], capsys)
+    assert "--model-kwargs" in err
+
+
+def test_value_errors_of_a_run_are_one_line_errors(tmp_path, capsys):
+    err = one_line_error(train.main, ["--data", str(tmp_path / "missing")], capsys)
+    assert "not a directory" in err
