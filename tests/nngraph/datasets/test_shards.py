@@ -6,7 +6,8 @@ import torch
 import nngraph
 from nngraph.datasets.fitting import split_flat
 from nngraph.datasets.shards import (MANIFEST, layer_stats, load_shard, read_manifest, read_shard_metadata,
-                            remove_temp_files, sha256_file, verify_shard, write_manifest, write_shard)
+                                     remove_temp_files, sha256_file, tensors_digest, verify_shard,
+                                     verify_shard_content, write_manifest, write_shard)
 
 SPEC = nngraph.NetworkSpec((2, 4, 3, 1))
 
@@ -25,7 +26,8 @@ def test_roundtrip_and_deterministic_bytes(tmp_path):
     write_shard(tmp_path / "b.safetensors", t, dict(reversed(list(meta.items()))))
     assert (tmp_path / "a.safetensors").read_bytes() == (tmp_path / "b.safetensors").read_bytes()
     assert sha == sha256_file(tmp_path / "a.safetensors")
-    assert read_shard_metadata(tmp_path / "a.safetensors") == meta
+    assert read_shard_metadata(tmp_path / "a.safetensors") == {**meta, "tensors_sha256": tensors_digest(t)}
+    assert verify_shard_content(tmp_path / "a.safetensors")["config_id"] == "abc"
     back = load_shard(tmp_path / "a.safetensors")
     assert all(torch.equal(back[k], t[k]) for k in t)
     assert torch.equal(load_shard(tmp_path / "a.safetensors", rows=2, keys=("psnr",))["psnr"], t["psnr"][:2])
