@@ -34,6 +34,7 @@ def _number(kind: type, test: Callable[[float], bool], expected: str):
     return parse
 
 
+finite_float = _number(float, lambda v: True, "a finite number")
 positive_int = _number(int, lambda v: v >= 1, "a positive integer")
 non_negative_int = _number(int, lambda v: v >= 0, "a non-negative integer")
 positive_float = _number(float, lambda v: v > 0, "a positive finite number")

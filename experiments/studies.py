@@ -70,6 +70,8 @@ STUDIES: dict[str, list[Arm]] = {
             ("--model", "rt", "--warmup-steps", "50") + _kwargs(dropout=0.0, attention_scale="head")),
         Arm("all pairs, output readout, dropout 0.2, total scale (reference)", "reference",
             ("--model", "rt", "--warmup-steps", "50") + _kwargs(attention="all", readout="output")),
+        Arm("all pairs, every-role readout, dropout 0.2, total scale", "reference",
+            ("--model", "rt", "--warmup-steps", "50") + _kwargs(attention="all", readout="roles")),
     ],
     "mixup-variants": [Arm("dws", "reference", ("--model", "dws")),
                        Arm("rt", "reference", ("--model", "rt", "--warmup-steps", "50"))],

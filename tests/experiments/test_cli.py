@@ -2,8 +2,8 @@
 naming the argument, and exit status 2."""
 import pytest
 
-from experiments import (figure_augmentations, fit_inrs, headline, main, probe_features, studies, table1,
-                         train)
+from experiments import (figure_augmentations, fit_inrs, headline, import_inrs, main, probe_features, studies,
+                         table1, train)
 from experiments.benchmarks import augment as bench_augment, fit as bench_fit, graph as bench_graph, \
     models as bench_models
 from experiments.cli import run
@@ -30,6 +30,9 @@ ARGUMENTS = [
     (bench_graph.main, [], "--batch-size", False), (bench_fit.main, [], "--steps", False),
     (bench_fit.main, [], "--repeats", False), (bench_augment.main, [], "--min-time", True),
     (bench_models.main, [], "--batch-size", False), (bench_models.main, [], "--warmup", True),
+    (import_inrs.main, ["--splits", "s", "--out", "o"], "--view-level", False),
+    (import_inrs.main, ["--splits", "s", "--out", "o"], "--num-classes", False),
+    (import_inrs.main, ["--splits", "s", "--out", "o"], "--output-offset", True),
 ]
 BAD = ["-1", "nan", "inf", "-inf", "abc", "1e400"]
 

@@ -191,3 +191,12 @@ def test_a_dataset_without_validation_inrs_is_refused(tmp_path):
     build_inrs("fmnist-subset", out, limit=5, steps=1, progress=False)  # 5 objects: none drawn for validation
     with pytest.raises(ValueError, match="no validation INRs"):
         train(_args(out, tmp_path / "run", "dws", "none", 1))
+
+
+def test_train_runs_on_an_imported_public_dataset(tmp_path):
+    from experiments import import_inrs
+    from tests.nngraph.datasets.test_public import tree
+    root, _ = tree(tmp_path)
+    import_inrs.main(["--splits", str(root / "splits.json"), "--out", str(tmp_path / "imported")])
+    r = train(_args(tmp_path / "imported", tmp_path / "run", "dws", "mixup", 1))
+    assert r["num_train"] == 4 and 0.0 <= r["test_acc"] <= 1.0

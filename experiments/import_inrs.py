@@ -1,0 +1,37 @@
+"""Import a public INR dataset (a ``splits.json`` of torch-saved SIREN state dicts, as DWSNets' and
+neural-graphs' datasets) into this library's shards, so that `train` and `table1` run on it.
+
+    python -m experiments.import_inrs --splits data/mnist-inrs/splits.json --out runs/inrs/mnist-public
+
+Files are read with ``torch.load(weights_only=True)``; paths from another machine are resolved
+relative to the JSON's folder (`nngraph.datasets.public`).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from nngraph.datasets.public import import_splits
+
+from .cli import Parser, finite_float, positive_int, run
+
+
+def main(argv=None) -> dict:
+    ap = Parser(description=__doc__)
+    ap.add_argument("--splits", type=Path, required=True, help="the dataset's splits.json")
+    ap.add_argument("--out", type=Path, required=True, help="folder for the shards and manifest")
+    ap.add_argument("--view-level", type=positive_int, default=None,
+                    help="path component holding the view: 1 = the file's folder (default: one view per object)")
+    ap.add_argument("--output-offset", type=finite_float, default=0.5, help="constant the INRs add to their output (default 0.5)")
+    ap.add_argument("--num-classes", type=positive_int, default=None, help="default: the largest label + 1")
+    ap.add_argument("--shard-size", type=positive_int, default=4096)
+    args = ap.parse_args(argv)
+    manifest = import_splits(args.splits, args.out, output_offset=args.output_offset, num_classes=args.num_classes,
+                             view_level=args.view_level, shard_size=args.shard_size)
+    counts = ", ".join(f"{s} {sum(e['rows'] for e in manifest['shards'] if e['split'] == s)}" for s in manifest["views"])
+    print(f"imported {args.splits} -> {args.out}: {counts} INRs of {manifest['spec']['layer_sizes']}, "
+          f"views {manifest['views']}")
+    return manifest
+
+
+if __name__ == "__main__":
+    run(main)
