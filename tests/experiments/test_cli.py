@@ -32,7 +32,6 @@ ARGUMENTS = [
     (bench_models.main, [], "--batch-size", False), (bench_models.main, [], "--warmup", True),
     (import_inrs.main, ["--splits", "s", "--out", "o"], "--view-level", False),
     (import_inrs.main, ["--splits", "s", "--out", "o"], "--num-classes", False),
-    (import_inrs.main, ["--splits", "s", "--out", "o"], "--output-offset", True),
 ]
 BAD = ["-1", "nan", "inf", "-inf", "abc", "1e400"]
 
