@@ -10,6 +10,7 @@ Killed at any point, the same command resumes where it stopped.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import nngraph
@@ -31,6 +32,19 @@ def build(dataset: str = "fmnist-subset", out: str | Path = "runs/inrs/fmnist-su
     return nngraph.build_inr_dataset(dataset, out, root=root if root is not None else DEFAULT_ROOTS.get(dataset), **kwargs)
 
 
+def launch_part(rank: int | None, world_size: int | None) -> tuple[int, int]:
+    """(rank, world size) from the arguments, else torchrun's or a SLURM array's environment."""
+    env = os.environ
+    if rank is None:  # a SLURM array's ids start where --array says
+        rank = int(env["RANK"]) if "RANK" in env else \
+            int(env.get("SLURM_ARRAY_TASK_ID", 0)) - int(env.get("SLURM_ARRAY_TASK_MIN", 0))
+    if world_size is None:
+        world_size = int(env.get("WORLD_SIZE", env.get("SLURM_ARRAY_TASK_COUNT", 1)))
+    if not 0 <= rank < world_size:
+        raise ValueError(f"--rank: expected 0..{world_size - 1} for --world-size {world_size}, got {rank}")
+    return rank, world_size
+
+
 def main(argv=None) -> dict:
     p = Parser(description=__doc__.split("\n\n")[0])
     p.add_argument("--dataset", default="fmnist-subset", choices=sorted(DATASETS))
@@ -49,13 +63,23 @@ def main(argv=None) -> dict:
     p.add_argument("--points-per-step", type=positive_int, default=None, help="SDF samples per update (default 4096)")
     p.add_argument("--compile", action="store_true", help="torch.compile the fitting step (CUDA)")
     p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--rank", type=non_negative_int, default=None,
+                   help="this part of a build spread over processes (default: $RANK under torchrun, "
+                        "$SLURM_ARRAY_TASK_ID in a SLURM array, else 0)")
+    p.add_argument("--world-size", type=positive_int, default=None,
+                   help="number of parts (default: $WORLD_SIZE, $SLURM_ARRAY_TASK_COUNT, else 1)")
     a = p.parse_args(argv)
+    rank, world_size = launch_part(a.rank, a.world_size)
     import torch
     device = a.device or ("cuda" if torch.cuda.is_available() else "cpu")
     out = a.out or REPO / "runs" / "inrs" / f"{a.dataset}-v{a.views}"
     manifest = build(a.dataset, out, a.root, views=a.views, limit=a.limit, steps=a.steps, seed=a.seed,
                      device=device, batch_size=a.batch_size, shard_size=a.shard_size, sdf_points=a.sdf_points,
-                     points_per_step=a.points_per_step, init=a.init, compile=a.compile, progress=not a.no_progress)
+                     points_per_step=a.points_per_step, init=a.init, compile=a.compile, progress=not a.no_progress,
+                     rank=rank, world_size=world_size)
+    if not manifest["complete"]:
+        print(f"part {rank} of {world_size} done: {out}; the last part to finish writes the manifest")
+        return manifest
     print(f"wrote {out}: {len(manifest['shards'])} shards")
     print(json.dumps(manifest["summary"], indent=1))
     return manifest

@@ -170,7 +170,7 @@ def build_inr_dataset(dataset: str, out: str | Path, *, root: str | Path | None 
                       batch_size: int | None = None, shard_size: int | None = None,
                       sdf_points: int | None = None, points_per_step: int | None = None,
                       init: str = DEFAULT_INIT, compile: bool = False, progress: bool = True,
-                      on_shard: Callable[[Path], None] | None = None) -> dict:
+                      on_shard: Callable[[Path], None] | None = None, rank: int = 0, world_size: int = 1) -> dict:
     """Fit the INR dataset ``dataset`` (one of `DATASETS`) into the folder ``out``; returns the manifest.
 
     ``root``: where the source is (an IDX folder, the ModelNet10 ``.npz`` or a ModelNet40 folder);
@@ -180,6 +180,12 @@ def build_inr_dataset(dataset: str, out: str | Path, *, root: str | Path | None 
     ``device``, ``batch_size``, ``compile``: how to fit (not part of the result's identity);
     ``shard_size``: INRs per shard; ``on_shard(path)`` is called after each shard is written.
     Rerunning with the same arguments resumes; different arguments into a used folder is an error.
+
+    ``rank``, ``world_size``: one part of a build spread over processes, GPUs or nodes (torchrun, a
+    SLURM array): this part fits shards ``rank, rank + world_size, ...`` of the fixed plan and writes
+    no manifest. The part that finds every shard present when it is done verifies them all and writes
+    the manifest, so the result is the single-process build's, byte for byte; until then the return
+    value has ``"complete": False``. A part that was interrupted resumes alone.
     """
     if not isinstance(views, int) or views < 1:
         raise ValueError(f"views: expected a positive integer, got {views!r}")
@@ -187,6 +193,8 @@ def build_inr_dataset(dataset: str, out: str | Path, *, root: str | Path | None 
         raise ValueError(f"limit: expected a positive integer or None, got {limit!r}")
     if init not in INITS:
         raise ValueError(f"init: expected one of {INITS}, got {init!r}")
+    if not (isinstance(world_size, int) and world_size >= 1 and isinstance(rank, int) and 0 <= rank < world_size):
+        raise ValueError(f"rank, world_size: expected 0 <= rank < world_size, got {rank!r}, {world_size!r}")
     for name, value in (("steps", steps), ("shard_size", shard_size), ("batch_size", batch_size),
                         ("sdf_points", sdf_points), ("points_per_step", points_per_step)):
         if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
@@ -210,7 +218,8 @@ def build_inr_dataset(dataset: str, out: str | Path, *, root: str | Path | None 
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    remove_temp_files(out)
+    mine = units[rank::world_size]
+    remove_temp_files(out, None if world_size == 1 else [u["file"] for u in mine])
     old = read_manifest(out) if (out / "manifest.json").exists() else None
     if old is not None and old.get("config_id") != config_id:
         raise ValueError(f"out: {out} holds an INR dataset built with other settings; use a new folder")
@@ -221,7 +230,9 @@ def build_inr_dataset(dataset: str, out: str | Path, *, root: str | Path | None 
                 "shards": []}
 
     labels = {s: source.labels(s) for s in ("train", "test")}
-    for unit in units:
+
+    def ensure(unit: dict) -> str:
+        """The shard's sha256, after fitting it unless a verified one is there."""
         path = out / unit["file"]
         digest = _verified(path, recorded.get(unit["file"]), config_id, unit)
         if digest is None:
@@ -229,7 +240,15 @@ def build_inr_dataset(dataset: str, out: str | Path, *, root: str | Path | None 
                                device, batch_size, compile, progress)
             if on_shard is not None:
                 on_shard(path)
-        entry = {**unit, "rows": (unit["stop"] - unit["start"]) * unit["views"], "sha256": digest}
+        return digest
+
+    if world_size > 1:
+        for unit in mine:
+            ensure(unit)
+        if not all((out / u["file"]).is_file() for u in units):
+            return manifest  # other parts are still fitting; the last one to finish writes the manifest
+    for unit in units:  # verifies (and, one process alone, fits) every shard, in plan order
+        entry = {**unit, "rows": (unit["stop"] - unit["start"]) * unit["views"], "sha256": ensure(unit)}
         manifest["shards"].append(entry)
         write_manifest(out, manifest)
 

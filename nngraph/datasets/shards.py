@@ -46,9 +46,11 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
         raise
 
 
-def remove_temp_files(folder: str | Path) -> list[Path]:
-    """Delete what interrupted writes left behind in ``folder``; returns the removed paths."""
-    stale = [p for p in Path(folder).glob(f".*{TMP_SUFFIX}") if p.is_file()]
+def remove_temp_files(folder: str | Path, names: list[str] | None = None) -> list[Path]:
+    """Delete what interrupted writes left behind in ``folder`` (only those of the files ``names``, if
+    given: other processes may be writing the rest); returns the removed paths."""
+    patterns = [f".*{TMP_SUFFIX}"] if names is None else [f".{n}.*{TMP_SUFFIX}" for n in names]
+    stale = [p for pattern in patterns for p in Path(folder).glob(pattern) if p.is_file()]
     for p in stale:
         p.unlink()
     return stale

@@ -1,5 +1,8 @@
 import json
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -178,3 +181,44 @@ def test_resume_without_the_manifest_refits_a_damaged_shard(reference, tmp_path)
     save_file(tensors, str(first), {"nngraph": json.dumps(meta, sort_keys=True)})  # its old digest kept
     again = build_inr_dataset("fmnist-subset", out, **KW)
     assert again["shards"][0]["sha256"] == m["shards"][0]["sha256"]  # refitted to the original bytes
+
+
+def test_a_build_spread_over_parts_equals_one_process(reference, tmp_path):
+    ref, m = reference
+    parts = [build_inr_dataset("fmnist-subset", tmp_path, rank=r, world_size=3, **KW) for r in (1, 0, 2)]
+    assert [p["complete"] for p in parts] == [False, False, True]  # the last part to finish writes the manifest
+    assert files(tmp_path) == files(ref)
+    # one part interrupted: its shard is missing; it resumes alone and the manifest follows
+    (tmp_path / m["shards"][1]["file"]).unlink()
+    (tmp_path / "manifest.json").unlink()
+    written = []
+    assert build_inr_dataset("fmnist-subset", tmp_path, rank=1, world_size=3, on_shard=written.append, **KW)["complete"]
+    assert [p.name for p in written] == [m["shards"][1]["file"]] and files(tmp_path) == files(ref)
+
+
+def test_parts_under_a_launcher(tmp_path, monkeypatch):
+    from experiments.fit_inrs import launch_part
+    monkeypatch.setenv("RANK", "2")
+    monkeypatch.setenv("WORLD_SIZE", "4")
+    assert launch_part(None, None) == (2, 4) and launch_part(0, 1) == (0, 1)
+    for k in ("RANK", "WORLD_SIZE"):
+        monkeypatch.delenv(k)
+    monkeypatch.setenv("SLURM_ARRAY_TASK_ID", "6")
+    monkeypatch.setenv("SLURM_ARRAY_TASK_MIN", "5")
+    monkeypatch.setenv("SLURM_ARRAY_TASK_COUNT", "3")
+    assert launch_part(None, None) == (1, 3)
+    with pytest.raises(ValueError, match="rank"):
+        build_inr_dataset("fmnist-subset", tmp_path, rank=3, world_size=3, **KW)
+
+
+def test_parts_in_concurrent_processes(reference, tmp_path):
+    ref, _ = reference
+    cmd = [sys.executable, "-m", "experiments.fit_inrs", "--dataset", "fmnist-subset", "--limit", "24", "--steps", "15",
+           "--views", "2", "--shard-size", "8", "--world-size", "3", "--out", str(tmp_path), "--no-progress",
+           "--device", "cpu"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    procs = [subprocess.Popen(cmd + ["--rank", str(r)], cwd=REPO, env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE) for r in range(3)]
+    for p in procs:
+        assert p.wait(timeout=300) == 0, p.stderr.read().decode()
+    assert files(tmp_path) == files(ref)
