@@ -7,13 +7,21 @@ A dataset fitted with 10 views serves both columns (1-view runs train on view 0 
 writes ``<out>/runs/<model>-<augment>-v<views>-s<seed>/result.json``; rerunning the command skips
 finished runs and resumes an interrupted one from its checkpoint, then rewrites ``table1.md`` and
 ``table1.csv`` from whatever results exist (``--aggregate-only`` does just that).
+
+``--jobs N`` runs up to N runs at once, each an ``experiments.train`` process (give each few
+``--threads``, or its own GPU through ``CUDA_VISIBLE_DEVICES``); ``--list`` prints the command of
+every missing run instead, one per line, for any scheduler (a SLURM array, a cluster queue); rerun
+with ``--aggregate-only`` when they are done.
 """
 from __future__ import annotations
 
 import argparse
 import csv
 import json
+import shlex
 import statistics
+import subprocess
+import time
 from pathlib import Path
 
 import torch
@@ -22,7 +30,7 @@ from augment.registry import split_names
 
 from .cli import Parser, non_negative_int, positive_int, run
 from .cpu import keep_freed_memory
-from .train import RESULT, parser as train_parser, train
+from .train import RESULT, command, parser as train_parser, train
 
 # (row label, augmentation name); the last row goes beyond the paper.
 ROWS = [
@@ -98,6 +106,32 @@ def write_tables(acc: dict, out: Path, dataset: str, views: list[int], models: l
     return md
 
 
+def _report(run: argparse.Namespace, r: dict) -> None:
+    print(f"{run.model:>3} {run.augment:<30} views {run.views:>2} seed {run.seed}: test {100 * r['test_acc']:.2f}% "
+          f"({r['seconds']:.0f} s)", flush=True)
+
+
+def _run_parallel(runs: list[argparse.Namespace], jobs: int) -> None:
+    """Each run in its own ``experiments.train`` process, ``jobs`` at a time; its output goes to
+    ``<run>/train.log``."""
+    pending, active = list(runs), {}
+    while pending or active:
+        while pending and len(active) < jobs:
+            r = pending.pop(0)
+            Path(r.out).mkdir(parents=True, exist_ok=True)
+            log = open(Path(r.out) / "train.log", "w")
+            active[subprocess.Popen(command(r), stdout=log, stderr=subprocess.STDOUT)] = (r, log)
+        done = next((p for p in active if p.poll() is not None), None)
+        if done is None:
+            time.sleep(1)
+            continue
+        r, log = active.pop(done)
+        log.close()
+        if done.returncode != 0:
+            raise RuntimeError(f"run {r.out} failed (exit {done.returncode}); see {Path(r.out) / 'train.log'}")
+        _report(r, json.loads((Path(r.out) / RESULT).read_text()))
+
+
 def main(argv=None):
     ap = Parser(description=__doc__,
                                  parents=[train_parser()], conflict_handler="resolve")
@@ -110,24 +144,33 @@ def main(argv=None):
     ap.add_argument("--epochs", type=positive_int, nargs="+", default=None,
                     help="epochs per views entry (default: the paper's, e.g. 300 and 100 for FMNIST)")
     ap.add_argument("--aggregate-only", action="store_true")
+    ap.add_argument("--list", action="store_true",
+                    help="print one experiments.train command per missing run (for any scheduler) and stop")
+    ap.add_argument("--jobs", type=positive_int, default=1,
+                    help="runs at once on this machine, each in its own process (give each --threads)")
     ap.add_argument("--note", default="", help="text written above the table (what was run)")
     args = ap.parse_args(argv)
     out = Path(args.out)
     epochs = args.epochs or [PAPER_EPOCHS.get(args.dataset_name, {}).get(v, 100) for v in args.views]
     if len(epochs) != len(args.views):
         raise ValueError(f"--epochs: expected one value per --views entry ({len(args.views)}), got {len(epochs)}")
+    runs = [argparse.Namespace(**{**vars(args), "augment": name, "model": model, "views": v, "epochs": ep,
+                                  "seed": seed, "out": str(out / "runs" / f"{model}-{name}-v{v}-s{seed}"),
+                                  "augment_options": {k: o for k, o in args.augment_options.items()
+                                                      if k in split_names(name)}})
+            for v, ep in zip(args.views, epochs) for model in args.models for name in args.augmentations
+            for seed in args.seeds]
+    missing = [r for r in runs if not (Path(r.out) / RESULT).is_file()]
+    if args.list:
+        for r in missing:
+            print(shlex.join(command(r)))
+        return
     if not args.aggregate_only:
-        for v, ep in zip(args.views, epochs):
-            for model in args.models:
-                for name in args.augmentations:
-                    for seed in args.seeds:
-                        options = {k: o for k, o in args.augment_options.items() if k in split_names(name)}
-                        run = argparse.Namespace(**{**vars(args), "augment": name, "model": model, "views": v,
-                                                    "epochs": ep, "seed": seed, "augment_options": options,
-                                                    "out": str(out / "runs" / f"{model}-{name}-v{v}-s{seed}")})
-                        r = train(run)
-                        print(f"{model:>3} {name:<30} views {v:>2} seed {seed}: test {100 * r['test_acc']:.2f}% "
-                              f"({r['seconds']:.0f} s)", flush=True)
+        if args.jobs == 1:
+            for r in missing:
+                _report(r, train(r))
+        else:
+            _run_parallel(missing, args.jobs)
     print(write_tables(aggregate(out), out, args.dataset_name, args.views, args.models, args.note))
 
 

@@ -12,6 +12,7 @@ import argparse
 import hashlib
 import json
 import os
+import sys
 import logging
 import time
 import warnings
@@ -62,6 +63,23 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--quiet", action="store_true", help="no progress bar or model summary")
     ap.add_argument("--epoch-lines", action="store_true", help="print one line per epoch (loss, validation accuracy)")
     return ap
+
+
+def command(args) -> list[str]:
+    """The ``python -m experiments.train`` command line that reproduces ``args``: every argument that
+    differs from its default (and the required ``--data``)."""
+    argv = [sys.executable, "-m", "experiments.train"]
+    for action in parser()._actions:
+        if not action.option_strings or action.dest == "help":
+            continue
+        value, flag = getattr(args, action.dest), action.option_strings[0]
+        if isinstance(action, argparse._StoreTrueAction):
+            argv += [flag] if value else []
+        elif isinstance(action, argparse._StoreFalseAction):
+            argv += [flag] if not value else []
+        elif value != action.default or action.required:
+            argv += [flag, json.dumps(value) if isinstance(value, dict) else str(value)]
+    return argv
 
 
 class EpochLine(L.Callback):

@@ -1,5 +1,6 @@
 import csv
 import json
+import shlex
 
 import pytest
 import torch
@@ -200,3 +201,19 @@ def test_train_runs_on_an_imported_public_dataset(tmp_path):
     import_inrs.main(["--splits", str(root / "splits.json"), "--out", str(tmp_path / "imported")])
     r = train(_args(tmp_path / "imported", tmp_path / "run", "dws", "mixup", 1))
     assert r["num_train"] == 4 and 0.0 <= r["test_acc"] <= 1.0
+
+
+def test_table_lists_missing_runs_and_runs_them_in_parallel(data, tmp_path, capsys):
+    grid = ["--data", str(data), "--out", str(tmp_path), "--models", "dws", "--views", "1", "--seeds", "0", "1",
+            "--epochs", "1", "--augmentations", "none", "--batch-size", "8", "--quiet", "--model-kwargs", TINY["dws"],
+            "--accelerator", "cpu", "--devices", "1", "--threads", "1"]
+    table1.main(grid + ["--seeds", "0"])  # seed 0 done in this process
+    capsys.readouterr()
+    table1.main(grid + ["--list"])
+    listed = capsys.readouterr().out.strip().splitlines()
+    assert len(listed) == 1 and "--seed 1" in listed[0] and "experiments.train" in listed[0]
+    table1.main(grid + ["--jobs", "2"])
+    one = json.loads((tmp_path / "runs" / "dws-none-v1-s1" / RESULT).read_text())
+    # the listed command, run by hand, is the same run: the parallel result matches this process's
+    assert one == train(parser().parse_args(shlex.split(listed[0])[3:]))
+    assert one["config"]["seed"] == 1 and one["config"]["model_kwargs"] == json.loads(TINY["dws"])
