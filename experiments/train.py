@@ -159,17 +159,21 @@ def train(args) -> dict:
                                    weight_decay=args.weight_decay, warmup_steps=args.warmup_steps,
                                    model_kwargs=model_kwargs(args.preset, args.model, args.model_kwargs),
                                    batch_transform=dm.batch_transform, normalize=dm.normalize, amsgrad=args.amsgrad)
-    ckpt = ModelCheckpoint(dirpath=out / "checkpoints", monitor="val_acc", mode="max", save_last=True,
-                           filename="best-{epoch}")
-    callbacks = [ckpt] + ([EpochLine(f"{args.model} {args.augment}")] if args.epoch_lines else [])
+    ckpt = ModelCheckpoint(dirpath=out / "checkpoints", monitor="val_acc", mode="max", filename="best-{epoch}")
+    # Every epoch's end, for resuming (ModelCheckpoint's save_last only follows the best epochs'
+    # saves, so a resumed run would repeat the epochs since its last improvement).
+    last_epoch = ModelCheckpoint(dirpath=out / "checkpoints", filename="last", monitor=None, save_top_k=1,
+                                 enable_version_counter=False)
+    callbacks = [ckpt, last_epoch] + ([EpochLine(f"{args.model} {args.augment}")] if args.epoch_lines else [])
     loggers = [CSVLogger(out, name="csv"), TensorBoardLogger(out, name="tb")]  # a new version per (re)start
     trainer = L.Trainer(max_epochs=args.epochs, accelerator=args.accelerator, devices=args.devices,
                         num_nodes=args.num_nodes, strategy=args.strategy, callbacks=callbacks, logger=loggers,
                         gradient_clip_val=args.gradient_clip, limit_train_batches=args.limit_train_batches,
                         enable_progress_bar=not args.quiet, enable_model_summary=not args.quiet,
                         log_every_n_steps=1, deterministic=False)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / RUN).write_text(json.dumps(settings, indent=1, sort_keys=True))  # the folder is now this run's
+    if trainer.is_global_zero:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / RUN).write_text(json.dumps(settings, indent=1, sort_keys=True))  # the folder is now this run's
     trainer.fit(module, datamodule=dm, ckpt_path=last if last.is_file() else None)
     tested = trainer.test(module, datamodule=dm, ckpt_path="best", verbose=False)[0]
     result = {
@@ -179,16 +183,19 @@ def train(args) -> dict:
         "config": {k: v for k, v in vars(args).items()},
         "num_train": len(dm.train), "device": str(module.device),
     }
-    if trainer.is_global_zero:
-        tmp = out / (RESULT + ".tmp")
-        tmp.write_text(json.dumps(result, indent=2))
-        tmp.replace(out / RESULT)
+    if not trainer.is_global_zero:  # under DDP, one process reports
+        return {**result, "rank": trainer.global_rank}
+    tmp = out / (RESULT + ".tmp")
+    tmp.write_text(json.dumps(result, indent=2))
+    tmp.replace(out / RESULT)
     return result
 
 
 def main(argv=None):
     args = parser().parse_args(argv)
     result = train(args)
+    if result.get("rank", 0):
+        return
     print(f"test accuracy {100 * result['test_acc']:.2f}% at the best validation epoch "
           f"(val {100 * result['best_val_acc']:.2f}%), {result['seconds']:.0f} s -> {run_dir(args) / RESULT}")
 

@@ -1,6 +1,10 @@
 import csv
 import json
+import math
 import shlex
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -217,3 +221,18 @@ def test_table_lists_missing_runs_and_runs_them_in_parallel(data, tmp_path, caps
     # the listed command, run by hand, is the same run: the parallel result matches this process's
     assert one == train(parser().parse_args(shlex.split(listed[0])[3:]))
     assert one["config"]["seed"] == 1 and one["config"]["model_kwargs"] == json.loads(TINY["dws"])
+
+
+def test_ddp_on_two_cpu_processes_splits_each_epoch(data, tmp_path):
+    # docs/usage.md: under --devices K each process reads ceil(N / K) training INRs per epoch in batches
+    # of --batch-size, the last partial one dropped: 22 INRs, 2 processes, batch 4 -> 2 steps per epoch.
+    n = len(nngraph.INRDataset(data, "train"))
+    cmd = [sys.executable, "-m", "experiments.train", "--data", str(data), "--model", "dws", "--model-kwargs",
+           TINY["dws"], "--epochs", "2", "--batch-size", "4", "--accelerator", "cpu", "--devices", "2",
+           "--strategy", "ddp", "--out", str(tmp_path), "--quiet", "--threads", "1"]
+    done = subprocess.run(cmd, cwd=Path(__file__).resolve().parents[2], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.count("test accuracy") == 1  # one process reports
+    step = torch.load(tmp_path / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)["global_step"]
+    assert n == 22 and step == 2 * (math.ceil(n / 2) // 4)
+    assert json.loads((tmp_path / RESULT).read_text())["config"]["devices"] == "2"
