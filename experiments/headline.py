@@ -5,8 +5,8 @@ on 1 and on 10 views, both models, Fashion-MNIST INRs fitted with the reference 
 
 Data: the first 2,182 images of each official Fashion-MNIST split (2,000 training objects, 182
 validation, 2,182 test), one INR per image with the paper's budget, and 10 views per training object
-for the 10-view row (validation and test: view 0; view 0 of the 10-view dataset is the 1-view
-dataset's INR, same seed). Models: the ``small`` preset, batch 64; 1-view runs train for
+for the 10-view row (validation and test: view 0; every INR's initialisation is seeded by its
+object and view, so view 0 of the 10-view dataset starts where the 1-view dataset's INR did). Models: the ``small`` preset, batch 64; 1-view runs train for
 ``--epochs[0]`` epochs, 10-view runs for ``--epochs[1]`` (the paper's 3:1 ratio of optimiser steps).
 
 Cells run seed by seed, so a partial table has every row at n=1 first. Every step resumes: the fits
