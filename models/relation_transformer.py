@@ -111,13 +111,18 @@ class RelationTransformer(nn.Module):
         attention_scale: attention logits scaled by ``1/sqrt(attention_dim)`` (``"total"``, the
             reference's) or by ``1/sqrt(attention_dim / num_heads)`` (``"head"``, the usual
             transformer's: sharper by ``sqrt(num_heads)``). (default: "total")
+        max_hidden_layers: the deepest networks a batch may hold besides ``spec``'s own (default:
+            ``spec``'s depth). A batch may mix architectures: graphs of any widths and up to this many
+            hidden layers, with ``spec``'s inputs, outputs and activation, each reading the same role
+            embeddings (input neuron i, hidden layer h, output neuron j). One-spec batches of ``spec``
+            take the fast path.
     """
 
     def __init__(self, spec: nngraph.NetworkSpec, num_classes: int, num_layers: int = 4, node_dim: int = 64,
                  edge_dim: int = 32, num_heads: int = 8, attention_dim: int = 128, node_hidden: int = 128,
                  edge_hidden: int = 64, readout_hidden: int = 128, num_frequencies: int = 128,
                  fourier_sigma: float = 1.0, attention: str = "all", readout: str = "output",
-                 dropout: float = 0.2, attention_scale: str = "total"):
+                 dropout: float = 0.2, attention_scale: str = "total", max_hidden_layers: int | None = None):
         super().__init__()
         if not isinstance(spec, nngraph.NetworkSpec):
             raise ValueError(f"spec: expected an nngraph.NetworkSpec, got {type(spec).__name__}")
@@ -135,6 +140,10 @@ class RelationTransformer(nn.Module):
                 raise ValueError(f"{name}: expected a positive integer, got {value!r}")
         if not 0 <= dropout < 1:
             raise ValueError(f"dropout: expected a probability in [0, 1), got {dropout!r}")
+        if max_hidden_layers is not None and not (isinstance(max_hidden_layers, int)
+                                                  and max_hidden_layers >= len(spec.hidden_sizes)):
+            raise ValueError(f"max_hidden_layers: expected an integer >= {len(spec.hidden_sizes)} (the spec's), "
+                             f"got {max_hidden_layers!r}")
         if attention_dim % num_heads:
             raise ValueError(f"attention_dim: expected a multiple of num_heads={num_heads}, got {attention_dim}")
         reach = spec.num_layers if attention == "edges" else min(2, spec.num_layers)
@@ -148,37 +157,89 @@ class RelationTransformer(nn.Module):
         self.graph = MessageGraph(spec, all_pairs=attention == "all")
         self.encode_bias = FourierFeatures(node_dim, num_frequencies, fourier_sigma)
         self.encode_weight = FourierFeatures(edge_dim, num_frequencies, fourier_sigma)
-        self.role = nn.Embedding(spec.num_roles, node_dim)
+        self.max_hidden_layers = len(spec.hidden_sizes) if max_hidden_layers is None else max_hidden_layers
+        self.num_roles = spec.layer_sizes[0] + self.max_hidden_layers + spec.layer_sizes[-1]
+        self.role = nn.Embedding(self.num_roles, node_dim)
         self.direction = nn.Parameter(torch.randn(2, edge_dim) * 0.02)  # forward / reverse edge
         self.no_edge = nn.Parameter(torch.randn(edge_dim) * 0.02) if attention == "all" else None
-        self.register_buffer("node_role", spec.node_role.clone(), persistent=False)
+        self.register_buffer("node_role", self._node_role(spec), persistent=False)
         self.layers = nn.ModuleList([
             # The readout reads nodes only, so the last layer's edge update would be unused.
             RelationTransformerLayer(node_dim, edge_dim, attention_dim, num_heads, node_hidden, edge_hidden,
                                      dropout, update_edges=l < num_layers - 1, logit_scale=logit_scale)
             for l in range(num_layers)])
-        num_read = spec.layer_sizes[-1] if readout == "output" else spec.num_roles
-        if readout == "roles":
-            self.register_buffer("role_size", torch.bincount(spec.node_role).float(), persistent=False)
+        num_read = spec.layer_sizes[-1] if readout == "output" else self.num_roles
         self.readout = nn.Sequential(nn.Linear(num_read * node_dim, readout_hidden), nn.ReLU(),
                                      nn.Linear(readout_hidden, num_classes))
+        self._other_specs: dict = {}  # spec -> (MessageGraph, node roles), for mixed batches
+
+    def _node_role(self, spec: nngraph.NetworkSpec) -> torch.Tensor:
+        """Each node's role id: input neuron i, hidden layer h (counted from the input), output
+        neuron j; the same ids for every spec the model reads."""
+        n_in, hidden = spec.layer_sizes[0], spec.hidden_sizes
+        return torch.cat([torch.arange(n_in)] + [torch.full((n,), n_in + h) for h, n in enumerate(hidden)]
+                         + [torch.arange(spec.layer_sizes[-1]) + n_in + self.max_hidden_layers])
 
     def forward(self, batch: Data) -> torch.Tensor:
-        spec = self.spec
-        B = check_batch(batch, spec, type(self).__name__)
-        N, E = spec.num_nodes, spec.num_edges
-        biases = batch.x.reshape(B, N).t()
-        weights = batch.edge_attr.reshape(B, E).t()
-        h = self.encode_bias(biases) + self.role(self.node_role).unsqueeze(1)
+        specs = getattr(batch, "spec", None)
+        if not isinstance(specs, list) or all(s == self.spec for s in specs):
+            B = check_batch(batch, self.spec, type(self).__name__)
+            N, E = self.spec.num_nodes, self.spec.num_edges
+            return self._logits(self.spec, self.graph, self.node_role, batch.x.reshape(B, N).t(),
+                                batch.edge_attr.reshape(B, E).t())
+        return self._mixed(batch, specs)
+
+    def _mixed(self, batch: Data, specs: list) -> torch.Tensor:
+        """Graphs of several specs: each spec's graphs go through the layers together, as a one-spec
+        batch would; the logits come back in the batch's order."""
+        for s in dict.fromkeys(specs):
+            self._check_spec(s)
+        device = batch.x.device
+        nodes = torch.tensor([0] + [s.num_nodes for s in specs], device=device).cumsum(0)
+        edges = torch.tensor([0] + [s.num_edges for s in specs], device=device).cumsum(0)
+        if batch.x.numel() != int(nodes[-1]) or batch.edge_attr.numel() != int(edges[-1]):
+            raise ValueError(f"batch: its graphs' specs need {int(nodes[-1])} nodes and {int(edges[-1])} edges, got "
+                             f"x {tuple(batch.x.shape)} and edge_attr {tuple(batch.edge_attr.shape)}")
+        x, edge_attr = batch.x.reshape(-1), batch.edge_attr.reshape(-1)
+        logits = x.new_empty(len(specs), self.num_classes)
+        for spec in dict.fromkeys(specs):  # one pass per distinct spec, never per graph
+            idx = torch.tensor([i for i, s in enumerate(specs) if s == spec], device=device)
+            if spec not in self._other_specs:
+                self._other_specs[spec] = (MessageGraph(spec, all_pairs=self.attention == "all"), self._node_role(spec))
+            graph, role = (t.to(device) for t in self._other_specs[spec])
+            node_rows = nodes[idx].unsqueeze(0) + torch.arange(spec.num_nodes, device=device).unsqueeze(1)
+            edge_rows = edges[idx].unsqueeze(0) + torch.arange(spec.num_edges, device=device).unsqueeze(1)
+            logits[idx] = self._logits(spec, graph, role, x[node_rows], edge_attr[edge_rows])
+        return logits
+
+    def _check_spec(self, spec) -> None:
+        base = self.spec
+        if not isinstance(spec, nngraph.NetworkSpec) or spec.activation != base.activation or spec.w0 != base.w0 \
+                or spec.layer_sizes[0] != base.layer_sizes[0] or spec.layer_sizes[-1] != base.layer_sizes[-1] \
+                or len(spec.hidden_sizes) > self.max_hidden_layers:
+            raise ValueError(f"batch: {type(self).__name__} built for {base} with up to {self.max_hidden_layers} hidden "
+                             f"layers reads {base.layer_sizes[0]}-input, {base.layer_sizes[-1]}-output "
+                             f"{base.activation} networks of any widths; got {spec!r}")
+        reach = spec.num_layers if self.attention == "edges" else min(2, spec.num_layers)
+        if self.readout_from == "output" and len(self.layers) < reach:
+            raise ValueError(f"batch: {spec} needs {reach} layers of attention to carry its first weights to its "
+                             f"output neurons, the model has {len(self.layers)}")
+
+    def _logits(self, spec, graph: MessageGraph, node_role: torch.Tensor, biases: torch.Tensor,
+                weights: torch.Tensor) -> torch.Tensor:
+        """Logits ``[B, classes]`` of ``B`` networks of one spec: biases ``[N, B]``, weights ``[E, B]``."""
+        B, N = biases.shape[1], spec.num_nodes
+        h = self.encode_bias(biases) + self.role(node_role).unsqueeze(1)
         w = self.encode_weight(weights)
-        e = self.graph.edge_states(w + self.direction[0], w + self.direction[1], self.no_edge)
+        e = graph.edge_states(w + self.direction[0], w + self.direction[1], self.no_edge)
         for layer in self.layers:
-            h, e = layer(h, e, self.graph)
+            h, e = layer(h, e, graph)
         if self.readout_from == "output":
             out = h[N - spec.layer_sizes[-1]:]
-        else:  # mean state per role: single neurons keep theirs, hidden layers are averaged
-            out = h.new_zeros(spec.num_roles, *h.shape[1:]).index_add_(0, self.node_role, h)
-            out = out / self.role_size.view(-1, 1, 1)
+        else:  # mean state per role: single neurons keep theirs, hidden layers are averaged (absent ones: 0)
+            out = h.new_zeros(self.num_roles, *h.shape[1:]).index_add_(0, node_role, h)
+            size = torch.bincount(node_role, minlength=self.num_roles).clamp_min(1)
+            out = out / size.to(h.dtype).view(-1, 1, 1)
         return self.readout(out.transpose(0, 1).reshape(B, -1))
 
     def extra_repr(self) -> str:

@@ -122,13 +122,15 @@ def test_learns_a_task_that_needs_invariance(attention):
 
 def test_rejects_batches_it_was_not_built_for():
     gen = torch.Generator().manual_seed(0)
-    spec, other = nngraph.NetworkSpec((2, 6, 5, 1)), nngraph.NetworkSpec((2, 6, 4, 1))
+    spec = nngraph.NetworkSpec((2, 6, 5, 1))
     model = RelationTransformer(spec, 3, **SMALL)
-    with pytest.raises(ValueError, match="built for"):
-        model(random_batch(other, 2, gen))
-    mixed = Batch.from_data_list(random_batch(spec, 1, gen).to_data_list() + random_batch(other, 1, gen).to_data_list())
-    with pytest.raises(ValueError, match="one spec"):
-        model(mixed)
+    for other in (nngraph.NetworkSpec((3, 6, 5, 1)), nngraph.NetworkSpec((2, 6, 5, 2)),
+                  nngraph.NetworkSpec((2, 6, 5, 4, 1)), nngraph.NetworkSpec((2, 6, 5, 1), "relu")):
+        with pytest.raises(ValueError, match="built for"):
+            model(random_batch(other, 2, gen))
+        mixed = Batch.from_data_list(random_batch(spec, 1, gen).to_data_list() + random_batch(other, 1, gen).to_data_list())
+        with pytest.raises(ValueError, match="built for"):
+            model(mixed)
     broken = random_batch(spec, 2, gen)
     broken.edge_attr = broken.edge_attr[:-1]
     with pytest.raises(ValueError, match="edge_attr"):
@@ -157,3 +159,39 @@ def test_state_dict_round_trip_keeps_the_fourier_frequencies():
     batch = random_batch(spec, 2, torch.Generator().manual_seed(0))
     with torch.no_grad():
         assert torch.equal(a(batch), b(batch))
+
+
+MIXED = [nngraph.NetworkSpec((2, 6, 5, 1)), nngraph.NetworkSpec((2, 9, 1)), nngraph.NetworkSpec((2, 4, 7, 3, 1))]
+
+
+@pytest.mark.parametrize("attention, readout", LAYOUTS)
+def test_a_batch_of_several_architectures_in_one_pass(attention, readout):
+    # Widths and depths differ; each graph's logits are those it gets alone, and stay put when its
+    # hidden neurons are permuted.
+    gen = torch.Generator().manual_seed(5)
+    layers = 4 if (attention, readout) == ("edges", "output") else 2
+    model = RelationTransformer(MIXED[0], 3, **{**SMALL, "num_layers": layers, "attention": attention,
+                                                "readout": readout, "max_hidden_layers": 3}).eval()
+    graphs = [g for i in (0, 1, 2, 0, 2, 1) for g in random_batch(MIXED[i], 1, gen).to_data_list()]
+    ones = [nngraph.collate([g]) for g in graphs]
+    permuted = [nngraph.permute(b, nontrivial_perms(b, gen)).to_data_list()[0] for b in ones]
+    with torch.no_grad():
+        logits = model(Batch.from_data_list(graphs))
+        alone = torch.cat([model(Batch.from_data_list([g])) for g in graphs])
+        logits_permuted = model(Batch.from_data_list(permuted))
+        same_spec = model(Batch.from_data_list([graphs[0], graphs[3]]))  # the fast path
+    assert logits.shape == (6, 3)
+    assert (logits - alone).abs().max() < 1e-5 and (logits - logits_permuted).abs().max() < 1e-4
+    assert torch.allclose(same_spec, logits[[0, 3]], atol=1e-5)
+    assert (logits[1] - logits[2]).abs().max() > 1e-4
+
+
+def test_mixed_batches_train():
+    gen = torch.Generator().manual_seed(6)
+    model = RelationTransformer(MIXED[0], 2, **{**SMALL, "max_hidden_layers": 3})
+    batch = Batch.from_data_list([g for s in MIXED for g in random_batch(s, 2, gen, y=torch.tensor([0, 1])).to_data_list()])
+    loss = torch.nn.functional.cross_entropy(model(batch), batch.y)
+    loss.backward()
+    assert torch.isfinite(loss) and model.role.weight.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="max_hidden_layers"):
+        RelationTransformer(MIXED[0], 2, max_hidden_layers=1)
