@@ -105,8 +105,13 @@ RUN = "run.json"
 
 
 def identity(args) -> dict:
-    settings = {k: getattr(args, k) for k in IDENTITY}
-    settings["data"] = os.path.normpath(str(settings["data"]))
+    return _settings({k: getattr(args, k) for k in IDENTITY})
+
+
+def _settings(values: dict) -> dict:
+    """The identity settings among ``values``, the data path in one spelling."""
+    settings = {k: v for k, v in values.items() if k in IDENTITY}
+    settings["data"] = os.path.normpath(str(settings.get("data")))
     return settings
 
 
@@ -123,8 +128,7 @@ def _check_folder(out: Path, settings: dict) -> None:
     if (out / RUN).is_file():
         recorded = json.loads((out / RUN).read_text())
     elif (out / RESULT).is_file():  # a run finished before run.json existed
-        recorded = {k: v for k, v in json.loads((out / RESULT).read_text())["config"].items() if k in IDENTITY}
-        recorded["data"] = os.path.normpath(str(recorded.get("data")))
+        recorded = _settings(json.loads((out / RESULT).read_text())["config"])
     if recorded is None:
         return
     differ = [k for k in IDENTITY if recorded.get(k, "<missing>") != settings[k]]
