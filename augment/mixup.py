@@ -13,7 +13,7 @@ from nngraph import collate, flat_params, num_graphs, permute, spec_of, with_fla
 
 from .base import uniform
 from .permutation import RandomPermutation
-from .weight_matching import weight_matching
+from .weight_matching import SOLVERS, weight_matching
 
 ALIGNMENTS = ("none", "permutation", "weight_matching", "signed_weight_matching")
 
@@ -48,26 +48,30 @@ class Mixup(BaseTransform):
             ``"signed_weight_matching"`` (default ``"none"``).
         num_classes (int): number of classes ``C`` of the soft labels.
         max_iter (int): sweep limit of weight matching (default ``100``).
+        solver (str): weight matching's assignment solver, ``"auto"``, ``"scipy"`` or ``"batched"``
+            (default ``"auto"``: batched on a GPU; see `match_neurons`).
         lam_range (tuple of float): the interval ``(a, b)`` within ``[0, 1]`` that :math:`\lambda`
             is drawn from (default ``(0.0, 1.0)``); ``(0.8, 1.0)`` keeps each sample dominant.
     """
 
     def __init__(self, dataset=None, alignment: str = "none", num_classes: int | None = None, max_iter: int = 100,
-                 lam_range: tuple[float, float] = (0.0, 1.0)):
+                 lam_range: tuple[float, float] = (0.0, 1.0), solver: str = "auto"):
         if alignment not in ALIGNMENTS:
             raise ValueError(f"alignment: expected one of {ALIGNMENTS}, got {alignment!r}")
+        if solver not in SOLVERS:
+            raise ValueError(f"solver: expected one of {', '.join(SOLVERS)}, got {solver!r}")
         if not isinstance(num_classes, int) or isinstance(num_classes, bool) or num_classes < 1:
             raise ValueError(f"num_classes: expected a positive integer, got {num_classes!r}")
         if dataset is not None and len(dataset) == 0:
             raise ValueError("dataset: expected at least one graph to draw partners from, got an empty dataset")
         self.dataset, self.alignment, self.num_classes, self.max_iter = dataset, alignment, num_classes, max_iter
-        self.lam_range = _interval(lam_range)
+        self.lam_range, self.solver = _interval(lam_range), solver
         self._drawing = False
 
     def __repr__(self) -> str:
         source = "batch" if self.dataset is None else f"{type(self.dataset).__name__}[{len(self.dataset)}]"
         return (f"{type(self).__name__}(partners={source}, alignment={self.alignment!r}, "
-                f"num_classes={self.num_classes}, max_iter={self.max_iter}, lam_range={self.lam_range})")
+                f"num_classes={self.num_classes}, max_iter={self.max_iter}, lam_range={self.lam_range}, solver={self.solver!r})")
 
     def forward(self, data: Data) -> Data:
         if self._drawing:  # the dataset applies this transform to the partner being drawn
@@ -108,7 +112,8 @@ class Mixup(BaseTransform):
         if self.alignment == "permutation":
             return permute(partner, RandomPermutation().sample(partner))
         if self.alignment in ("weight_matching", "signed_weight_matching"):
-            return weight_matching(g, partner, signed=self.alignment == "signed_weight_matching", max_iter=self.max_iter)
+            return weight_matching(g, partner, signed=self.alignment == "signed_weight_matching", max_iter=self.max_iter,
+                                   solver=self.solver)
         return partner
 
     def mix(self, g: Data, partner: Data, lam: torch.Tensor) -> Data:

@@ -50,6 +50,17 @@ def batches(text: str) -> int | float:
         return _fraction(text)
 
 
+def layer_sizes(text: str) -> tuple[int, ...]:
+    """An MLP's layer sizes, input to output: ``"2-32-32-1"``."""
+    try:
+        sizes = tuple(int(n) for n in text.split("-"))
+    except ValueError:
+        sizes = ()
+    if len(sizes) < 2 or min(sizes) < 1:
+        raise argparse.ArgumentTypeError(f"expected layer sizes such as 2-32-32-1, got {text!r}")
+    return sizes
+
+
 def json_object(text: str) -> dict:
     """A JSON object (``'{"key": value}'``)."""
     try:

@@ -11,7 +11,8 @@ export PYTHONUNBUFFERED=1 PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 py=${PYTHON:-python3}
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$out/gpu.txt"
 "$py" -c "import torch, torch_geometric as g; print('torch', torch.__version__, 'pyg', g.__version__)" | tee -a "$out/gpu.txt"
-"$py" -m pytest -q tests/augment/test_device.py tests/models/test_models_cuda.py tests/nngraph/datasets/test_fitting_triton.py \
+"$py" -m pytest -q tests/augment/test_device.py tests/augment/test_assignment_triton.py tests/models/test_models_cuda.py \
+    tests/nngraph/datasets/test_fitting_triton.py \
     2>&1 | tee "$out/tests.log" | tail -3
 for bench in graph fit augment; do
     "$py" -m experiments.benchmarks.$bench --device cuda 2>&1 | tee "$out/bench_$bench.log"

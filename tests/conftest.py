@@ -1,7 +1,12 @@
+import os
+
 import pytest
 import torch
 
-import nngraph
+if not torch.cuda.is_available():  # Triton kernels (where Triton is installed) run in its interpreter
+    os.environ.setdefault("TRITON_INTERPRET", "1")  # set before anything imports Triton
+
+import nngraph  # noqa: E402
 
 
 @pytest.fixture(autouse=True)

@@ -1,8 +1,10 @@
 """Augmentation throughput: every augmentation through the vectorised Batch path against the
-per-graph path (transform each Data, then collate), and weight matching batched against a plain
-numpy + scipy per-pair implementation, measured in the same run.
+per-graph path (transform each Data, then collate), and weight matching batched (with scipy's solver
+and with the batched `augment.linear_assignment`) against a plain numpy + scipy per-pair
+implementation, all measured in the same run.
 
     python -m experiments.benchmarks.augment [--device cuda] [--batch-size 128] [--spec 2-32-32-1]
+        [--matching-specs 2-32-32-1 3-32-32-32-32-32-1]
 """
 from __future__ import annotations
 
@@ -12,11 +14,12 @@ import torch
 from scipy.optimize import linear_sum_assignment
 
 import nngraph
-from augment import AUGMENTATIONS, build, weight_matching
+from augment import AUGMENTATIONS, build, linear_assignment, weight_matching
+from augment.weight_matching import _similarity
 
 from .timing import rate
 
-from ..cli import Parser, non_negative_float, positive_int, run
+from ..cli import Parser, layer_sizes, non_negative_float, positive_int, run
 
 NUM_CLASSES = 10
 
@@ -49,14 +52,16 @@ def main(argv=None):
     ap = Parser(description=__doc__)
     ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     ap.add_argument("--batch-size", type=positive_int, default=128)
-    ap.add_argument("--spec", default="2-32-32-1")
+    ap.add_argument("--spec", type=layer_sizes, default=(2, 32, 32, 1), help="the augmentations' spec")
+    ap.add_argument("--matching-specs", type=layer_sizes, nargs="+", default=[(2, 32, 32, 1), (3, 32, 32, 32, 32, 32, 1)],
+                    help="the specs of the weight-matching benchmark")
     ap.add_argument("--min-time", type=non_negative_float, default=0.5, help="seconds of timed repeats per measurement")
     ap.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads (default: torch's)")
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
-    sizes = tuple(int(n) for n in args.spec.split("-"))
+    sizes = args.spec
     B = args.batch_size
     torch.manual_seed(0)
 
@@ -67,7 +72,7 @@ def main(argv=None):
         return [nngraph.to_graph(p, spec, y=y[i:i + 1]) for i, p in enumerate(params)]
 
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
-    print(f"spec {args.spec}, batch {B}, device {device} ({name}), torch {torch.__version__}, "
+    print(f"spec {nngraph.NetworkSpec(sizes)}, batch {B}, device {device} ({name}), torch {torch.__version__}, "
           f"{torch.get_num_threads()} CPU threads")
     print(f"{'augmentation':<29} {'per-Data graphs/s':>18} {'Batch graphs/s':>15} {'speed-up':>9}")
     for aug in AUGMENTATIONS:
@@ -82,7 +87,13 @@ def main(argv=None):
         fast = rate(lambda: whole(batch), B, device, args.min_time, min_repeats=3)
         print(f"{aug:<29} {base:>18,.0f} {fast:>15,.0f} {fast / base:>8.1f}x")
 
-    spec = nngraph.NetworkSpec(sizes)
+    for sizes in args.matching_specs:
+        matching(nngraph.NetworkSpec(sizes), graphs_of, device, B, args.min_time)
+
+
+def matching(spec, graphs_of, device, B: int, min_time: float):
+    """Weight matching of B pairs: a numpy + scipy program per pair, then the library's batched
+    program with each assignment solver; and the assignment problems of one layer alone."""
     a, b = nngraph.collate(graphs_of(spec)), nngraph.collate(graphs_of(spec))
     (wa, ba), (wb, bb) = nngraph.layer_views(a), nngraph.layer_views(b)
     pairs = [([w[i].double().cpu().numpy() for w in wa], [t[i].double().cpu().numpy() for t in ba],
@@ -97,15 +108,24 @@ def main(argv=None):
     out = [numpy_weight_matching(*p, rng) for p in pairs]
     base_flat = torch.tensor(np.stack([np.concatenate([w.ravel() for w in ws] + list(bs)) for ws, bs in out]),
                              dtype=flat_b.dtype, device=device)
-    base = rate(lambda: [numpy_weight_matching(*p, rng) for p in pairs], B, device, args.min_time, min_repeats=3)
+    base = rate(lambda: [numpy_weight_matching(*p, rng) for p in pairs], B, device, min_time, min_repeats=3)
     print(f"\nweight matching, {B} pairs of {spec}: pairs/s (mean distance after / before)")
-    print(f"{'numpy + scipy, per pair':<29} {base:>10,.0f}   ({ratio(base_flat):.3f})")
+    print(f"{'numpy + scipy, per pair':<34} {base:>10,.0f}   ({ratio(base_flat):.3f})")
     for signed in (False, True):
-        fast = rate(lambda: weight_matching(a, b, signed=signed), B, device, args.min_time, min_repeats=3)
-        label = f"batched{' signed' if signed else ''} (nngraph graphs)"
-        print(f"{label:<29} {fast:>10,.0f}   ({ratio(nngraph.flat_params(weight_matching(a, b, signed=signed))):.3f})"
-              f"  {fast / base:.1f}x")
-
+        for solver in ("scipy", "batched"):
+            fast = rate(lambda: weight_matching(a, b, signed=signed, solver=solver), B, device, min_time, min_repeats=3)
+            aligned = nngraph.flat_params(weight_matching(a, b, signed=signed, solver=solver))
+            label = f"batched{' signed' if signed else ''}, {solver} solver"
+            print(f"{label:<34} {fast:>10,.0f}   ({ratio(aligned):.3f})  {fast / base:.1f}x")
+    # the assignments alone: the first sweep's problems of the first hidden layer
+    perms = [torch.arange(n, device=device).expand(B, n) for n in spec.layer_sizes[1:-1]]
+    sim = _similarity(0, torch.arange(B, device=device), wa, ba, wb, bb, perms, None)
+    cpu = sim.cpu().numpy()
+    scipy_rate = rate(lambda: [linear_sum_assignment(s, maximize=True) for s in cpu], B, device, min_time, min_repeats=3)
+    batched_rate = rate(lambda: linear_assignment(sim, maximize=True), B, device, min_time, min_repeats=3)
+    n = sim.shape[1]
+    print(f"{f'{n}x{n} assignments alone, scipy':<34} {scipy_rate:>10,.0f}")
+    print(f"{f'{n}x{n} assignments alone, batched':<34} {batched_rate:>10,.0f}   {batched_rate / scipy_rate:.1f}x")
 
 if __name__ == "__main__":
     run(main)

@@ -13,17 +13,17 @@ import nngraph
 
 from .timing import rate
 
-from ..cli import Parser, positive_int, run
+from ..cli import Parser, layer_sizes, positive_int, run
 
 
 def main(argv=None):
     ap = Parser(description=__doc__)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--batch-size", type=positive_int, default=128)
-    ap.add_argument("--spec", default="2-32-32-1")
+    ap.add_argument("--spec", type=layer_sizes, default=(2, 32, 32, 1))
     args = ap.parse_args(argv)
     device = torch.device(args.device)
-    spec = nngraph.NetworkSpec(tuple(int(n) for n in args.spec.split("-")))
+    spec = nngraph.NetworkSpec(args.spec)
     B = args.batch_size
     params = torch.randn(B, spec.num_params, device=device)
     y = torch.randint(0, 10, (B,), device=device)

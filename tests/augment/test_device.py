@@ -62,3 +62,17 @@ def test_batch_pipelines_on_device(device, name):
     assert out.x.device.type == device and out.edge_attr.device.type == device and out.y.device.type == device
     if name.startswith("mixup"):
         assert out.y.shape == (16, 4) and torch.allclose(out.y.sum(1), torch.ones(16, device=device))
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("signed", [False, True])
+def test_weight_matching_solvers_agree_on_device(device, signed):
+    """The batched solver on the graphs' device (on CUDA: the Triton kernel where installed) aligns
+    as scipy's does on the CPU."""
+    a, b = batch_of(SINE, 64, device), batch_of(SINE, 64, device)
+    order = torch.Generator().manual_seed(1)
+    batched = weight_matching(a, b, signed=signed, solver="batched", generator=order)
+    order.manual_seed(1)
+    reference = weight_matching(a.cpu(), b.cpu(), signed=signed, solver="scipy", generator=order)
+    assert batched.x.device.type == device
+    torch.testing.assert_close(nngraph.flat_params(batched).cpu(), nngraph.flat_params(reference))

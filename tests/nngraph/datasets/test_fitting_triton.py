@@ -1,19 +1,13 @@
 """The fused Triton kernel (nngraph.datasets.fitting_triton): on CUDA where there is one, else in Triton's
-interpreter on the CPU; skipped where Triton is not installed."""
-import importlib
-import os
-
+interpreter on the CPU (conftest.py sets it); skipped where Triton is not installed."""
 import pytest
 import torch
 
-if not torch.cuda.is_available():
-    os.environ.setdefault("TRITON_INTERPRET", "1")
 pytest.importorskip("triton")
 
-import nngraph  # noqa: E402
-from nngraph.datasets import fitting, fitting_triton  # noqa: E402
+import nngraph
+from nngraph.datasets import fitting, fitting_triton
 
-fitting_triton = importlib.reload(fitting_triton)  # decorate the kernel under the interpreter setting above
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
 
 
