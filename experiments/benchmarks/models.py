@@ -1,6 +1,7 @@
 """Training throughput of the weight-space classifiers: samples per second for forward, backward and
-an AdamW step on batches of 2-32-32-1 SIREN graphs, beside the public neural-graphs implementation's
-figures at the same settings (there is no second implementation to run here).
+an AdamW step on batches of 2-32-32-1 SIREN graphs, beside a dense relation transformer laid out as
+the public neural-graphs NG-T is (`dense_rt`, timed in the same run: the "x dense" column) and the
+published figures of NG-T and its DWSNet at the same settings (the "x published" column).
 
     python -m experiments.benchmarks.models --device cpu
     python -m experiments.benchmarks.models --device cuda [--compile]
@@ -16,6 +17,7 @@ from models import DWSNet, RelationTransformer
 
 from ..cli import Parser, non_negative_int, positive_int, run
 from ..cpu import keep_freed_memory
+from .dense_rt import DenseRelationTransformer
 
 # Public neural-graphs implementation: NG-T (dense all-pairs relational transformer, node 64, edge 32,
 # attention 128, 8 heads, 4 layers) and its DWSNet copy (hidden 128), batch 128.
@@ -23,11 +25,13 @@ REFERENCE = {
     "cpu": {"RT": 5.2, "DWSNet": 21.0},  # the 2-core CPU; NG-T gets about 20 at batch 8
     "cuda": {"RT": 1193.0, "DWSNet": 714.0},  # one H200
 }
-REFERENCE_NOTE = ("reference: neural-graphs NG-T (dense all pairs; both RT rows compare with it) and its DWSNet, "
-                  "batch 128; CPU: 2 cores, CUDA: one H200")
+REFERENCE_NOTE = ("x dense: against the dense NG-T layout timed above; published: neural-graphs NG-T (both RT rows "
+                  "compare with it) and its DWSNet, batch 128; CPU: 2 cores, CUDA: one H200")
 
 
 def build(name: str, spec: nngraph.NetworkSpec, attention_dim: int) -> torch.nn.Module:
+    if name == DENSE:
+        return DenseRelationTransformer(spec, 10, attention_dim=attention_dim)
     if name == "RT (edges)":
         return RelationTransformer(spec, 10, attention_dim=attention_dim, attention="edges")
     if name == "RT (all pairs)":
@@ -35,7 +39,8 @@ def build(name: str, spec: nngraph.NetworkSpec, attention_dim: int) -> torch.nn.
     return DWSNet(spec, 10)
 
 
-MODELS = ("RT (edges)", "RT (all pairs)", "DWSNet")
+DENSE = "dense RT (NG-T)"
+MODELS = (DENSE, "RT (edges)", "RT (all pairs)", "DWSNet")
 
 
 def synchronize(device: torch.device) -> None:
@@ -97,19 +102,22 @@ def main(argv=None) -> None:
     notes = [n for n, on in (("compiled", args.compile), ("glibc keeps freed memory", args.keep_freed_memory)) if on]
     print(f"training step (forward + backward + AdamW), {spec}, batch {args.batch_size}, {where}"
           + "".join(f", {n}" for n in notes) + f"; RT attention dim {args.attention_dim}")
-    print(f"{'model':<16}{'ms/step':>10}{'samples/s':>12}{'reference':>12}{'speed-up':>10}")
+    print(f"{'model':<18}{'ms/step':>10}{'samples/s':>12}{'x dense':>9}{'published':>11}{'x published':>13}")
     reference = REFERENCE[device.type]
+    dense = None
     for name in args.models:
         try:
             seconds = bench(name, spec, args.batch_size, device, steps, warmup, args.compile, args.attention_dim)
         except Exception as e:  # noqa: BLE001 - report a failed compile and go on with the others
             if not args.compile:
                 raise
-            print(f"{name:<16}  compile failed: {type(e).__name__}: {str(e).splitlines()[0][:80]}")
+            print(f"{name:<18}  compile failed: {type(e).__name__}: {str(e).splitlines()[0][:80]}")
             continue
         rate = args.batch_size / seconds
+        dense = rate if name == DENSE else dense
         ref = reference["DWSNet" if name == "DWSNet" else "RT"]
-        print(f"{name:<16}{seconds * 1e3:>10.1f}{rate:>12,.1f}{ref:>12,.1f}{rate / ref:>9.1f}x")
+        against_dense = f"{rate / dense:>8.1f}x" if dense and name not in (DENSE, "DWSNet") else f"{'':>9}"
+        print(f"{name:<18}{seconds * 1e3:>10.1f}{rate:>12,.1f}{against_dense}{ref:>11,.1f}{rate / ref:>12.1f}x")
     print(REFERENCE_NOTE)
 
 

@@ -62,3 +62,11 @@ def test_json_options_must_be_objects(capsys):
 def test_value_errors_of_a_run_are_one_line_errors(tmp_path, capsys):
     err = one_line_error(train.main, ["--data", str(tmp_path / "missing")], capsys)
     assert "not a directory" in err
+
+
+@pytest.mark.parametrize("value", ["2-x-1", "2", "2-0-1", "", "2--1"])
+def test_layer_sizes_are_checked(value, capsys):
+    for entry, name in ((bench_augment.main, "--spec"), (bench_augment.main, "--matching-specs"),
+                        (bench_graph.main, "--spec")):
+        err = one_line_error(entry, [name, value], capsys)
+        assert name in err and "layer sizes" in err, err

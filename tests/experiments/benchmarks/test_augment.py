@@ -8,9 +8,12 @@ from experiments.benchmarks.augment import main, numpy_weight_matching
 
 
 def test_bench_runs(capsys):
-    main(["--batch-size", "4", "--min-time", "0", "--spec", "2-6-5-1"])
+    main(["--batch-size", "4", "--min-time", "0", "--spec", "2-6-5-1", "--matching-specs", "2-6-5-1", "3-4-4-4-1"])
     out = capsys.readouterr().out
     assert "mixup_signed_weight_matching" in out and "numpy + scipy, per pair" in out
+    for line in ("batched, scipy solver", "batched signed, batched solver", "6x6 assignments alone, batched",
+                 "NetworkSpec(3-4-4-4-1"):
+        assert line in out
 
 
 def test_numpy_baseline_recovers_planted_permutation_like_the_batched_one():

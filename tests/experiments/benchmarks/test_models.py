@@ -11,5 +11,18 @@ def test_bench_runs(capsys):
     finally:
         torch.set_num_threads(threads)
     out = capsys.readouterr().out
-    for name in ("RT (edges)", "RT (all pairs)", "DWSNet", "samples/s", "reference"):
+    for name in ("dense RT (NG-T)", "RT (edges)", "RT (all pairs)", "DWSNet", "samples/s", "x dense", "published"):
         assert name in out
+
+
+def test_dense_baseline_reads_the_batch():
+    """The dense NG-T layout gives each graph its own logits (batch order does not mix graphs)."""
+    import nngraph
+    from experiments.benchmarks.dense_rt import DenseRelationTransformer
+
+    spec = nngraph.NetworkSpec((2, 8, 8, 1))
+    params = torch.randn(3, spec.num_params)
+    model = DenseRelationTransformer(spec, 10, num_layers=2).eval()
+    together = model(nngraph.to_batch(params, spec))
+    alone = torch.cat([model(nngraph.to_batch(params[i:i + 1], spec)) for i in range(3)])
+    torch.testing.assert_close(together, alone, rtol=1e-4, atol=1e-5)
