@@ -109,3 +109,17 @@ def test_unknown_solver():
     g = nngraph.to_graph(nngraph.Siren(nngraph.NetworkSpec((2, 4, 1))))
     with pytest.raises(ValueError, match="solver"):
         weight_matching(g, g, solver="hungarian")
+
+
+def test_mixup_passes_its_solver_on(monkeypatch):
+    import augment.mixup as mixup_module
+    from augment import Mixup, build
+
+    seen = []
+    monkeypatch.setattr(mixup_module, "weight_matching", lambda g, p, **kw: seen.append(kw["solver"]) or p)
+    spec = nngraph.NetworkSpec((2, 4, 1))
+    batch = nngraph.to_batch(torch.randn(4, spec.num_params), spec, y=torch.arange(4))
+    build("mixup_weight_matching", 4, options={"mixup_weight_matching": {"solver": "batched"}})(batch)
+    assert seen == ["batched"]
+    with pytest.raises(ValueError, match="solver"):
+        Mixup(alignment="weight_matching", num_classes=4, solver="lapjv")
