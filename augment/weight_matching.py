@@ -48,7 +48,7 @@ def match_neurons(weights_a: list[torch.Tensor], biases_a: list[torch.Tensor],
     ``generator`` (CPU) draws the order in which layers are visited (one order per sweep, shared by
     the pairs of a batch). ``solver``: ``"scipy"`` (one problem at a time on the CPU), ``"batched"``
     (`augment.linear_assignment`, all pairs' problems at once on their device) or ``"auto"`` (batched
-    on a GPU with Triton, one kernel launch per layer visit; otherwise scipy, which beats the lockstep
+    on a GPU with Triton and layers of at most 128 neurons, one kernel launch per layer visit; otherwise scipy, which beats the lockstep
     tensor program wherever kernel launches or operator calls cost microseconds); both find optimal
     assignments.
     """
@@ -59,10 +59,11 @@ def match_neurons(weights_a: list[torch.Tensor], biases_a: list[torch.Tensor],
     B, device, dtype = weights_b[0].shape[0], weights_b[0].device, weights_b[0].dtype
     if weights_a[0].shape[0] not in (1, B):
         raise ValueError(f"weights_a: expected 1 or {B} networks (one per network b), got {weights_a[0].shape[0]}")
-    batched = solver == "batched" or (solver == "auto" and device.type == "cuda" and assignment_triton.available())
     wa = [w.to(device, dtype).expand(B, -1, -1) for w in weights_a]
     ba = [b.to(device, dtype).expand(B, -1) for b in biases_a]
     hidden = [w.shape[1] for w in weights_b[:-1]]
+    batched = solver == "batched" or (solver == "auto" and device.type == "cuda" and assignment_triton.available()
+                                      and max(hidden, default=0) <= assignment_triton.MAX_N)
     H = len(hidden)
     perms = [torch.arange(n, device=device).expand(B, n).clone() for n in hidden]
     signs = [torch.ones(B, n, device=device, dtype=torch.float64) for n in hidden]
