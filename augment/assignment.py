@@ -36,7 +36,10 @@ def linear_assignment(score: torch.Tensor, maximize: bool = False) -> torch.Tens
     cost = (-score if maximize else score).to(torch.float64)
     cost = cost - cost.amin(dim=(1, 2), keepdim=True)  # a shift per problem: same optimum, tidier duals
     if cost.is_cuda and assignment_triton.available() and n <= assignment_triton.MAX_N:
-        return assignment_triton.solve(cost.contiguous())
+        try:
+            return assignment_triton.solve(cost.contiguous())
+        except Exception as error:  # noqa: BLE001 - a kernel that cannot run here must not stop training
+            assignment_triton.disable(error)
     u, v, col4row, row4col = _column_reduction(cost)
     free = col4row < 0
     # the k-th free row of each problem, k = 0, 1, ...: rows in index order, -1 where none is left

@@ -10,6 +10,8 @@ Used by `augment.linear_assignment` on CUDA when Triton is installed and ``n <= 
 """
 from __future__ import annotations
 
+import warnings
+
 import torch
 
 try:
@@ -19,10 +21,20 @@ except ImportError:  # Triton is optional: CPU installs and other GPUs use the t
     triton = None
 
 MAX_N = 128  # lanes per program; wider layers use the tensor program
+_failure: str | None = None  # why the kernel could not run here, once it could not
 
 
 def available() -> bool:
-    return triton is not None
+    return triton is not None and _failure is None
+
+
+def disable(error: Exception) -> None:
+    """Stop using the kernel in this process, saying why once (e.g. a Triton that cannot compile it
+    for this GPU): callers fall back to the tensor program or scipy."""
+    global _failure
+    _failure = f"{type(error).__name__}: {str(error).strip().splitlines()[0] if str(error).strip() else ''}"
+    warnings.warn(f"augment.assignment_triton: the kernel failed ({_failure}); solving without it", RuntimeWarning,
+                  stacklevel=3)
 
 
 def solve(cost: torch.Tensor) -> torch.Tensor:

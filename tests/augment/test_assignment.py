@@ -123,3 +123,26 @@ def test_mixup_passes_its_solver_on(monkeypatch):
     assert seen == ["batched"]
     with pytest.raises(ValueError, match="solver"):
         Mixup(alignment="weight_matching", num_classes=4, solver="lapjv")
+
+
+def test_a_failing_kernel_is_disabled_with_a_warning(monkeypatch):
+    """Where the GPU kernel cannot run, the first failure warns and the tensor program answers."""
+    from augment import assignment, assignment_triton
+
+    class Cuda(torch.Tensor):  # a CPU tensor that claims to be on CUDA, to reach the kernel's branch
+        @property
+        def is_cuda(self):
+            return True
+
+    def broken(cost):
+        raise RuntimeError("no kernel for this GPU")
+
+    monkeypatch.setattr(assignment_triton, "triton", object())
+    monkeypatch.setattr(assignment_triton, "_failure", None)
+    monkeypatch.setattr(assignment_triton, "solve", broken)
+    score = torch.randn(4, 6, 6, dtype=torch.float64)
+    with pytest.warns(RuntimeWarning, match="no kernel for this GPU"):
+        cols = assignment.linear_assignment(score.as_subclass(Cuda))
+    assert not assignment_triton.available()
+    expected = torch.tensor(np.stack([linear_sum_assignment(s)[1] for s in score.numpy()]))
+    assert torch.equal(cols.as_subclass(torch.Tensor), expected)

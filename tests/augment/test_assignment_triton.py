@@ -34,3 +34,18 @@ def test_linear_assignment_uses_the_kernel_on_cuda(monkeypatch):
         cost.shape[:2], dtype=torch.long, device=cost.device))
     assignment.linear_assignment(torch.randn(3, 8, 8, device="cuda"))
     assert len(calls) == 1
+
+
+@pytest.mark.skipif(DEVICE != "cuda", reason="the dispatch to the kernel happens for CUDA tensors")
+def test_a_failing_kernel_is_disabled_with_a_warning(monkeypatch):
+    def broken(cost):
+        raise RuntimeError("no kernel for this GPU")
+
+    monkeypatch.setattr(assignment.assignment_triton, "solve", broken)
+    monkeypatch.setattr(assignment.assignment_triton, "_failure", None)
+    score = torch.randn(4, 6, 6, device="cuda", dtype=torch.float64)
+    with pytest.warns(RuntimeWarning, match="no kernel for this GPU"):
+        cols = assignment.linear_assignment(score)
+    assert not assignment_triton.available()
+    expected = torch.tensor([linear_sum_assignment(s)[1] for s in score.cpu().numpy()])
+    assert torch.equal(cols.cpu(), expected)
