@@ -32,7 +32,8 @@ def disable(error: Exception) -> None:
     """Stop using the kernel in this process, saying why once (e.g. a Triton that cannot compile it
     for this GPU): callers fall back to the tensor program or scipy."""
     global _failure
-    _failure = f"{type(error).__name__}: {str(error).strip().splitlines()[0] if str(error).strip() else ''}"
+    lines = str(error).strip().splitlines()
+    _failure = f"{type(error).__name__}: {lines[0] if lines else ''}"
     warnings.warn(f"augment.assignment_triton: the kernel failed ({_failure}); solving without it", RuntimeWarning,
                   stacklevel=3)
 

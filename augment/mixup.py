@@ -13,7 +13,7 @@ from nngraph import collate, flat_params, num_graphs, permute, spec_of, with_fla
 
 from .base import uniform
 from .permutation import RandomPermutation
-from .weight_matching import SOLVERS, weight_matching
+from .weight_matching import check_solver, weight_matching
 
 ALIGNMENTS = ("none", "permutation", "weight_matching", "signed_weight_matching")
 
@@ -58,8 +58,7 @@ class Mixup(BaseTransform):
                  lam_range: tuple[float, float] = (0.0, 1.0), solver: str = "auto"):
         if alignment not in ALIGNMENTS:
             raise ValueError(f"alignment: expected one of {ALIGNMENTS}, got {alignment!r}")
-        if solver not in SOLVERS:
-            raise ValueError(f"solver: expected one of {', '.join(SOLVERS)}, got {solver!r}")
+        check_solver(solver)
         if not isinstance(num_classes, int) or isinstance(num_classes, bool) or num_classes < 1:
             raise ValueError(f"num_classes: expected a positive integer, got {num_classes!r}")
         if dataset is not None and len(dataset) == 0:
@@ -71,7 +70,8 @@ class Mixup(BaseTransform):
     def __repr__(self) -> str:
         source = "batch" if self.dataset is None else f"{type(self.dataset).__name__}[{len(self.dataset)}]"
         return (f"{type(self).__name__}(partners={source}, alignment={self.alignment!r}, "
-                f"num_classes={self.num_classes}, max_iter={self.max_iter}, lam_range={self.lam_range}, solver={self.solver!r})")
+                f"num_classes={self.num_classes}, max_iter={self.max_iter}, lam_range={self.lam_range}, "
+                f"solver={self.solver!r})")
 
     def forward(self, data: Data) -> Data:
         if self._drawing:  # the dataset applies this transform to the partner being drawn

@@ -36,6 +36,11 @@ _RTOL = 1e-10  # an assignment must beat the current one by more than rounding t
 SOLVERS = ("auto", "scipy", "batched")
 
 
+def check_solver(solver) -> None:
+    if solver not in SOLVERS:
+        raise ValueError(f"solver: expected one of {', '.join(SOLVERS)}, got {solver!r}")
+
+
 def match_neurons(weights_a: list[torch.Tensor], biases_a: list[torch.Tensor],
                   weights_b: list[torch.Tensor], biases_b: list[torch.Tensor], signed: bool = False,
                   max_iter: int = 100, generator: torch.Generator | None = None, solver: str = "auto"
@@ -48,14 +53,13 @@ def match_neurons(weights_a: list[torch.Tensor], biases_a: list[torch.Tensor],
     ``generator`` (CPU) draws the order in which layers are visited (one order per sweep, shared by
     the pairs of a batch). ``solver``: ``"scipy"`` (one problem at a time on the CPU), ``"batched"``
     (`augment.linear_assignment`, all pairs' problems at once on their device) or ``"auto"`` (batched
-    on a GPU with Triton and layers of at most 128 neurons, one kernel launch per layer visit; otherwise scipy, which beats the lockstep
-    tensor program wherever kernel launches or operator calls cost microseconds); both find optimal
-    assignments.
+    on a GPU with Triton and layers of at most 128 neurons, one kernel launch per layer visit;
+    otherwise scipy, which beats the lockstep tensor program wherever kernel launches or operator
+    calls cost microseconds); both find optimal assignments.
     """
     if not isinstance(max_iter, int) or max_iter < 1:
         raise ValueError(f"max_iter: expected a positive integer, got {max_iter!r}")
-    if solver not in SOLVERS:
-        raise ValueError(f"solver: expected one of {', '.join(SOLVERS)}, got {solver!r}")
+    check_solver(solver)
     B, device, dtype = weights_b[0].shape[0], weights_b[0].device, weights_b[0].dtype
     if weights_a[0].shape[0] not in (1, B):
         raise ValueError(f"weights_a: expected 1 or {B} networks (one per network b), got {weights_a[0].shape[0]}")

@@ -118,7 +118,7 @@ def matching(spec, graphs_of, device, B: int, min_time: float):
             label = f"batched{' signed' if signed else ''}, {solver} solver"
             print(f"{label:<34} {fast:>10,.0f}   ({ratio(aligned):.3f})  {fast / base:.1f}x")
     # the assignments alone: the first sweep's problems of the first hidden layer
-    perms = [torch.arange(n, device=device).expand(B, n) for n in spec.layer_sizes[1:-1]]
+    perms = [torch.arange(n, device=device).expand(B, n) for n in spec.hidden_sizes]
     sim = _similarity(0, torch.arange(B, device=device), wa, ba, wb, bb, perms, None)
     cpu = sim.cpu().numpy()
     scipy_rate = rate(lambda: [linear_sum_assignment(s, maximize=True) for s in cpu], B, device, min_time, min_repeats=3)
