@@ -8,6 +8,9 @@ import math
 import sys
 from collections.abc import Callable
 
+# Lightning's names for the precisions a run may take: float32, or bfloat16 under autocast.
+PRECISIONS = ("32-true", "bf16-mixed")
+
 
 class Parser(argparse.ArgumentParser):
     """An ``ArgumentParser`` whose errors are one line on stderr and exit status 2."""

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The GPU path in one call, on a CUDA machine with torch, torch-geometric and lightning installed:
 # the CUDA correctness tests, the throughput of every stage (graph batching, INR fitting,
-# augmentations, models), then the main job on the GPU. Logs go to OUT_DIR.
+# augmentations, models in float32 and bf16-mixed), then the main job on the GPU. Logs go to OUT_DIR.
 #
 #   bash experiments/gpu_check.sh [OUT_DIR]
 set -uo pipefail
@@ -22,4 +22,5 @@ for batch in 128 512; do  # both models, eager and compiled
     "$py" -m experiments.benchmarks.models --device cuda --batch-size $batch --compile 2>&1 \
         | tee "$out/bench_models_${batch}_compile.log"
 done
+"$py" -m experiments.benchmarks.models --device cuda --precision bf16-mixed 2>&1 | tee "$out/bench_models_128_bf16.log"
 "$py" -m experiments.main --out "$out/main" 2>&1 | tail -8 | tee "$out/main.log"

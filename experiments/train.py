@@ -23,7 +23,8 @@ import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
-from .cli import Parser, batches, json_object, non_negative_float, non_negative_int, positive_float, positive_int, run
+from .cli import (PRECISIONS, Parser, batches, json_object, non_negative_float, non_negative_int, positive_float,
+                  positive_int, run)
 from .cpu import keep_freed_memory
 from .data_module import INRDataModule
 from .lit_module import MODELS, WeightSpaceClassifier
@@ -51,6 +52,9 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--warmup-steps", type=non_negative_int, default=None, help="default: 1000 for rt, 0 for dws")
     ap.add_argument("--preset", choices=sorted(PRESETS), default="paper", help="model size: the paper's or a small CPU one")
     ap.add_argument("--model-kwargs", type=json_object, default={}, help='JSON overrides, e.g. \'{"node_dim": 32}\'')
+    ap.add_argument("--precision", choices=PRECISIONS, default="32-true",
+                    help="bf16-mixed: layers in bfloat16 under autocast (the RT's attention and edge-input functions "
+                         "stay float32); default: float32")
     ap.add_argument("--seed", type=non_negative_int, default=0)
     ap.add_argument("--out", default=None, help="run directory (default runs/<model>-<augment>-v<views>-s<seed>-<hash of the settings>)")
     ap.add_argument("--accelerator", default="auto")
@@ -100,7 +104,10 @@ class EpochLine(L.Callback):
 # The settings that change a run's result: a run folder belongs to one combination of them.
 IDENTITY = ("data", "model", "augment", "augment_options", "augment_on", "views", "epochs", "batch_size", "lr",
             "weight_decay", "amsgrad", "gradient_clip", "warmup_steps", "preset", "model_kwargs", "seed",
-            "limit_train_batches", "devices", "num_nodes", "strategy")
+            "limit_train_batches", "devices", "num_nodes", "strategy", "precision")
+# Settings added after runs were recorded, at the value those runs had: left out of a run's identity
+# at that value, so earlier run folders keep their names and are still recognised.
+ADDED = {"precision": "32-true"}
 RUN = "run.json"
 
 
@@ -110,7 +117,7 @@ def identity(args) -> dict:
 
 def _settings(values: dict) -> dict:
     """The identity settings among ``values``, the data path in one spelling."""
-    settings = {k: v for k, v in values.items() if k in IDENTITY}
+    settings = {k: v for k, v in values.items() if k in IDENTITY and not (k in ADDED and ADDED[k] == v)}
     settings["data"] = os.path.normpath(str(settings.get("data")))
     return settings
 
@@ -122,6 +129,10 @@ def run_dir(args) -> Path:
     return Path(f"runs/{args.model}-{args.augment}-v{args.views}-s{args.seed}-{digest}")
 
 
+def _setting(settings: dict, k: str):
+    return settings.get(k, ADDED.get(k, "<missing>"))
+
+
 def _check_folder(out: Path, settings: dict) -> None:
     """Refuse a run folder that holds a run of other settings, naming them."""
     recorded = None
@@ -131,9 +142,9 @@ def _check_folder(out: Path, settings: dict) -> None:
         recorded = _settings(json.loads((out / RESULT).read_text())["config"])
     if recorded is None:
         return
-    differ = [k for k in IDENTITY if recorded.get(k, "<missing>") != settings[k]]
+    differ = [k for k in IDENTITY if _setting(recorded, k) != _setting(settings, k)]
     if differ:
-        what = ", ".join(f"{k} ({recorded.get(k, '<missing>')!r} there, {settings[k]!r} now)" for k in differ)
+        what = ", ".join(f"{k} ({_setting(recorded, k)!r} there, {_setting(settings, k)!r} now)" for k in differ)
         raise ValueError(f"out: {out} holds a run with other settings: {what}; use another --out")
 
 
@@ -174,7 +185,7 @@ def train(args) -> dict:
                         num_nodes=args.num_nodes, strategy=args.strategy, callbacks=callbacks, logger=loggers,
                         gradient_clip_val=args.gradient_clip, limit_train_batches=args.limit_train_batches,
                         enable_progress_bar=not args.quiet, enable_model_summary=not args.quiet,
-                        log_every_n_steps=1, deterministic=False)
+                        log_every_n_steps=1, deterministic=False, precision=args.precision)
     if trainer.is_global_zero:
         out.mkdir(parents=True, exist_ok=True)
         (out / RUN).write_text(json.dumps(settings, indent=1, sort_keys=True))  # the folder is now this run's

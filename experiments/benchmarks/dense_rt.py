@@ -73,7 +73,7 @@ class DenseRelationTransformer(nn.Module):
         spec, B, N = self.spec, nngraph.num_graphs(batch), self.spec.num_nodes
         x = self.node_in(batch.x.view(B, N, -1)[..., :1]) + self.position
         w = self.edge_in(batch.edge_attr.view(B, -1, batch.edge_attr.shape[-1])[..., :1])  # [B, E, edge_dim]
-        e = self.no_edge.expand(B, N, N, -1).clone()
+        e = self.no_edge.to(w.dtype).expand(B, N, N, -1).clone()  # w is bfloat16 under autocast
         e[:, self.dst, self.src] = w
         e[:, self.src, self.dst] = w
         for layer in self.layers:

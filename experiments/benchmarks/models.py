@@ -4,7 +4,7 @@ the public neural-graphs NG-T is (`dense_rt`, timed in the same run: the "x dens
 published figures of NG-T and its DWSNet at the same settings (the "x published" column).
 
     python -m experiments.benchmarks.models --device cpu
-    python -m experiments.benchmarks.models --device cuda [--compile]
+    python -m experiments.benchmarks.models --device cuda [--compile] [--precision bf16-mixed]
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import torch
 import nngraph
 from models import DWSNet, RelationTransformer
 
-from ..cli import Parser, non_negative_int, positive_int, run
+from ..cli import PRECISIONS, Parser, non_negative_int, positive_int, run
 from ..cpu import keep_freed_memory
 from .dense_rt import DenseRelationTransformer
 
@@ -49,8 +49,9 @@ def synchronize(device: torch.device) -> None:
 
 
 def bench(name: str, spec: nngraph.NetworkSpec, batch_size: int, device: torch.device, steps: int, warmup: int,
-          compile: bool, attention_dim: int) -> float:
-    """Seconds per training step."""
+          compile: bool, attention_dim: int, bf16: bool = False) -> float:
+    """Seconds per training step (``bf16``: forward and loss under bfloat16 autocast, as Lightning's
+    ``bf16-mixed`` runs them)."""
     torch.manual_seed(0)
     model = build(name, spec, attention_dim).to(device)
     forward = torch.compile(model) if compile else model
@@ -61,7 +62,9 @@ def bench(name: str, spec: nngraph.NetworkSpec, batch_size: int, device: torch.d
 
     def step():
         opt.zero_grad(set_to_none=True)
-        torch.nn.functional.cross_entropy(forward(batch), batch.y).backward()
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+            loss = torch.nn.functional.cross_entropy(forward(batch), batch.y)
+        loss.backward()
         opt.step()
 
     for _ in range(warmup):
@@ -83,6 +86,8 @@ def main(argv=None) -> None:
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
     parser.add_argument("--attention-dim", type=positive_int, default=128, help="RT query/key/value size (default: 128)")
     parser.add_argument("--compile", action="store_true", help="torch.compile the models (meant for CUDA)")
+    parser.add_argument("--precision", choices=PRECISIONS, default="32-true",
+                        help="bf16-mixed: under bfloat16 autocast, as experiments.train --precision bf16-mixed")
     parser.add_argument("--threads", type=positive_int, default=None, help="CPU threads (default: torch's own choice)")
     parser.add_argument("--keep-freed-memory", action="store_true",
                         help="CPU: glibc keeps freed blocks for reuse (the reference figures are without this)")
@@ -99,7 +104,9 @@ def main(argv=None) -> None:
     warmup = args.warmup if args.warmup is not None else ((10 if args.compile else 5) if cuda else 1)
     spec = nngraph.NetworkSpec((2, 32, 32, 1))
     where = torch.cuda.get_device_name(device) if cuda else f"cpu, {torch.get_num_threads()} threads"
-    notes = [n for n, on in (("compiled", args.compile), ("glibc keeps freed memory", args.keep_freed_memory)) if on]
+    bf16 = args.precision == "bf16-mixed"
+    notes = [n for n, on in (("compiled", args.compile), ("bf16-mixed", bf16),
+                             ("glibc keeps freed memory", args.keep_freed_memory)) if on]
     print(f"training step (forward + backward + AdamW), {spec}, batch {args.batch_size}, {where}"
           + "".join(f", {n}" for n in notes) + f"; RT attention dim {args.attention_dim}")
     print(f"{'model':<18}{'ms/step':>10}{'samples/s':>12}{'x dense':>9}{'published':>11}{'x published':>13}")
@@ -107,7 +114,7 @@ def main(argv=None) -> None:
     dense = None
     for name in args.models:
         try:
-            seconds = bench(name, spec, args.batch_size, device, steps, warmup, args.compile, args.attention_dim)
+            seconds = bench(name, spec, args.batch_size, device, steps, warmup, args.compile, args.attention_dim, bf16)
         except Exception as e:  # noqa: BLE001 - report a failed compile and go on with the others
             if not args.compile:
                 raise

@@ -161,7 +161,8 @@ def test_headline_cells_run_seed_by_seed():
 
 def test_a_run_folder_belongs_to_its_settings(data, tmp_path):
     train(_args(data, tmp_path, "dws", "none", 1))
-    for extra, named in ((("--lr", "1e-4"), "lr"), (("--seed", "3"), "seed"), (("--preset", "small"), "preset")):
+    for extra, named in ((("--lr", "1e-4"), "lr"), (("--seed", "3"), "seed"), (("--preset", "small"), "preset"),
+                         (("--precision", "bf16-mixed"), "precision")):
         with pytest.raises(ValueError, match=rf"other settings: {named} "):
             train(_args(data, tmp_path, "dws", "none", 1, *extra))
     with pytest.raises(ValueError) as refused:
@@ -175,6 +176,21 @@ def test_default_run_folder_names_every_setting(data):
     b = parser().parse_args(["--data", str(data), "--lr", "1e-4"])
     assert run_dir(a) != run_dir(b) and run_dir(a).name.startswith("rt-none-v1-s0-")
     assert run_dir(a) == run_dir(parser().parse_args(["--data", str(data) + "/"]))
+
+
+def test_settings_added_later_keep_earlier_run_folders():
+    # the folder name this command had before --precision existed
+    args = parser().parse_args(["--data", "runs/inrs/fmnist2k-v1", "--model", "dws"])
+    assert run_dir(args).name == "dws-none-v1-s0-4d5b6f05"
+    bf16 = parser().parse_args(["--data", "runs/inrs/fmnist2k-v1", "--model", "dws", "--precision", "bf16-mixed"])
+    assert run_dir(bf16) != run_dir(args)
+
+
+@pytest.mark.parametrize("model", ["rt", "dws"])
+def test_bf16_mixed_trains(data, tmp_path, model):
+    r = train(_args(data, tmp_path, model, "mixup_weight_matching", 1, "--precision", "bf16-mixed"))
+    assert 0.0 <= r["test_acc"] <= 1.0 and math.isfinite(r["test_loss"])
+    assert json.loads((tmp_path / "run.json").read_text())["precision"] == "bf16-mixed"
 
 
 def test_non_finite_training_loss_stops_the_run(data, tmp_path):
