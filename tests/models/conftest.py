@@ -13,6 +13,24 @@ def _one_thread():
     torch.set_num_threads(threads)
 
 
+# One small model of each kind on one spec, without dropout (deterministic in training mode): for
+# the checks of a whole model on another device or in another precision.
+SMALL_SPEC = nngraph.NetworkSpec((2, 16, 12, 1))
+SMALL_MODELS = ("rt_edges", "rt_all", "dws")
+
+
+def small_model_and_batch(name: str):
+    """``(model, batch of 6 with labels, generator)``, the same for the same ``name``."""
+    from models import DWSNet, RelationTransformer
+    gen = torch.Generator().manual_seed(0)
+    torch.manual_seed(0)
+    if name == "dws":
+        model = DWSNet(SMALL_SPEC, 4, hidden_dim=32, num_layers=2)
+    else:
+        model = RelationTransformer(SMALL_SPEC, 4, num_layers=3, attention=name[3:], dropout=0.0)
+    return model, random_batch(SMALL_SPEC, 6, gen, y=torch.arange(6) % 4), gen
+
+
 def sine_spec(gen: torch.Generator, num_hidden: int, max_width: int = 10) -> nngraph.NetworkSpec:
     """A SIREN spec with ``num_hidden`` hidden layers of random widths 2..max_width."""
     widths = torch.randint(2, max_width + 1, (num_hidden,), generator=gen).tolist()

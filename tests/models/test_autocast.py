@@ -4,16 +4,8 @@ import pytest
 import torch
 
 import nngraph
-from models import DWSNet, RelationTransformer
 from models.relational_attention import relational_attention
-from tests.models.conftest import nontrivial_perms, random_batch
-
-SPEC = nngraph.NetworkSpec((2, 16, 12, 1))
-MODELS = {
-    "rt_edges": lambda: RelationTransformer(SPEC, 4, num_layers=3, attention="edges"),
-    "rt_all": lambda: RelationTransformer(SPEC, 4, num_layers=3, attention="all"),
-    "dws": lambda: DWSNet(SPEC, 4, hidden_dim=32, num_layers=2),
-}
+from tests.models.conftest import SMALL_MODELS, nontrivial_perms, small_model_and_batch
 
 
 def _logits_and_grads(model, batch, bf16: bool):
@@ -25,12 +17,9 @@ def _logits_and_grads(model, batch, bf16: bool):
     return logits.float(), torch.cat([p.grad.flatten() for p in model.parameters() if p.grad is not None])
 
 
-@pytest.mark.parametrize("name", MODELS)
+@pytest.mark.parametrize("name", SMALL_MODELS)
 def test_bf16_autocast_matches_float32_and_stays_invariant(name):
-    gen = torch.Generator().manual_seed(0)
-    torch.manual_seed(0)
-    model = MODELS[name]()
-    batch = random_batch(SPEC, 6, gen, y=torch.arange(6) % 4)
+    model, batch, gen = small_model_and_batch(name)
     logits, grads = _logits_and_grads(model.eval(), batch, bf16=False)
     low, low_grads = _logits_and_grads(model, batch, bf16=True)
     assert (low - logits).abs().max() < 2e-2 * logits.abs().max()

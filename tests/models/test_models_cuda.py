@@ -4,25 +4,14 @@ import pytest
 import torch
 
 import nngraph
-from models import DWSNet, RelationTransformer
-from tests.models.conftest import nontrivial_perms, random_batch
+from tests.models.conftest import SMALL_MODELS, nontrivial_perms, small_model_and_batch
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 
-SPEC = nngraph.NetworkSpec((2, 16, 12, 1))
-MODELS = {
-    "rt": lambda: RelationTransformer(SPEC, 4, num_layers=3),
-    "rt_all": lambda: RelationTransformer(SPEC, 4, num_layers=3, attention="all"),
-    "dws": lambda: DWSNet(SPEC, 4, hidden_dim=32, num_layers=2),
-}
 
-
-@pytest.mark.parametrize("name", MODELS)
+@pytest.mark.parametrize("name", SMALL_MODELS)
 def test_cuda_matches_cpu(name):
-    gen = torch.Generator().manual_seed(0)
-    torch.manual_seed(0)
-    model = MODELS[name]()
-    batch = random_batch(SPEC, 6, gen, y=torch.arange(6) % 4)
+    model, batch, gen = small_model_and_batch(name)
     logits = model(batch)
     torch.nn.functional.cross_entropy(logits, batch.y).backward()
     grads = {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
@@ -39,10 +28,10 @@ def test_cuda_matches_cpu(name):
         assert (cuda_model.eval()(permuted) - cuda_model(cuda_batch)).abs().max() < 1e-4
 
 
-@pytest.mark.parametrize("name", ["rt", "dws"])
+@pytest.mark.parametrize("name", SMALL_MODELS)
 def test_cuda_autocast(name):
-    model = MODELS[name]().cuda()
-    batch = random_batch(SPEC, 4, torch.Generator().manual_seed(1), y=torch.arange(4)).cuda()
+    model, batch, _ = small_model_and_batch(name)
+    model, batch = model.cuda(), batch.cuda()
     with torch.autocast("cuda", dtype=torch.bfloat16):
         loss = torch.nn.functional.cross_entropy(model(batch).float(), batch.y)
     loss.backward()
