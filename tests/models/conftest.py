@@ -2,6 +2,7 @@ import pytest
 import torch
 
 import nngraph
+from models import DWSNet, RelationTransformer
 
 
 @pytest.fixture(autouse=True)
@@ -21,7 +22,6 @@ SMALL_MODELS = ("rt_edges", "rt_all", "dws")
 
 def small_model_and_batch(name: str):
     """``(model, batch of 6 with labels, generator)``, the same for the same ``name``."""
-    from models import DWSNet, RelationTransformer
     gen = torch.Generator().manual_seed(0)
     torch.manual_seed(0)
     if name == "dws":
