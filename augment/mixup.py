@@ -49,7 +49,7 @@ class Mixup(BaseTransform):
         num_classes (int): number of classes ``C`` of the soft labels.
         max_iter (int): sweep limit of weight matching (default ``100``).
         solver (str): weight matching's assignment solver, ``"auto"``, ``"scipy"`` or ``"batched"``
-            (default ``"auto"``: batched on a GPU; see `match_neurons`).
+            (default ``"auto"``: batched on a GPU with Triton; see `match_neurons`).
         lam_range (tuple of float): the interval ``(a, b)`` within ``[0, 1]`` that :math:`\lambda`
             is drawn from (default ``(0.0, 1.0)``); ``(0.8, 1.0)`` keeps each sample dominant.
     """

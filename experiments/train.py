@@ -130,6 +130,7 @@ def run_dir(args) -> Path:
 
 
 def _setting(settings: dict, k: str):
+    """Setting ``k`` of a run's identity; one added later reads as the value earlier runs had."""
     return settings.get(k, ADDED.get(k, "<missing>"))
 
 

@@ -127,5 +127,6 @@ def matching(spec, graphs_of, device, B: int, min_time: float):
     print(f"{f'{n}x{n} assignments alone, scipy':<34} {scipy_rate:>10,.0f}")
     print(f"{f'{n}x{n} assignments alone, batched':<34} {batched_rate:>10,.0f}   {batched_rate / scipy_rate:.1f}x")
 
+
 if __name__ == "__main__":
     run(main)

@@ -1,25 +1,28 @@
 """The model benchmark runs end to end (tiny sizes; the figures themselves are not checked)."""
+import pytest
 import torch
 
+import nngraph
+from experiments.benchmarks.dense_rt import DenseRelationTransformer
 from experiments.benchmarks.models import main
 
 
-def test_bench_runs(capsys):
+@pytest.mark.parametrize("precision", ["32-true", "bf16-mixed"])
+def test_bench_runs(capsys, precision):
     threads = torch.get_num_threads()
     try:
-        main(["--device", "cpu", "--batch-size", "2", "--steps", "1", "--warmup", "0", "--threads", "1"])
+        main(["--device", "cpu", "--batch-size", "2", "--steps", "1", "--warmup", "0", "--threads", "1",
+              "--precision", precision])
     finally:
         torch.set_num_threads(threads)
     out = capsys.readouterr().out
+    assert ("bf16-mixed" in out.splitlines()[0]) == (precision == "bf16-mixed")
     for name in ("dense RT (NG-T)", "RT (edges)", "RT (all pairs)", "DWSNet", "samples/s", "x dense", "published"):
         assert name in out
 
 
 def test_dense_baseline_reads_the_batch():
     """The dense NG-T layout gives each graph its own logits (batch order does not mix graphs)."""
-    import nngraph
-    from experiments.benchmarks.dense_rt import DenseRelationTransformer
-
     spec = nngraph.NetworkSpec((2, 8, 8, 1))
     params = torch.randn(3, spec.num_params)
     model = DenseRelationTransformer(spec, 10, num_layers=2).eval()
