@@ -76,12 +76,17 @@ def json_object(text: str) -> dict:
 
 
 def run(main: Callable[[], object]) -> None:
-    """Run a command's ``main``: bad input (ValueError) is one line and exit 2, a numerical failure
+    """Run a command's ``main``: bad input (ValueError) and a file system's refusal (OSError: a full
+    disk, a path under a file, no permission) are one line naming what, exit 2; a numerical failure
     (FloatingPointError, e.g. a non-finite training loss) one line and exit 1."""
     try:
         main()
     except ValueError as e:
         sys.stderr.write(f"error: {e}\n")
+        sys.exit(2)
+    except OSError as e:
+        where = " -> ".join(str(f) for f in (e.filename, e.filename2) if f is not None)
+        sys.stderr.write(f"error: {where + ': ' if where else ''}{e.strerror or e}\n")
         sys.exit(2)
     except FloatingPointError as e:
         sys.stderr.write(f"error: {e}\n")

@@ -25,6 +25,7 @@ from .cli import Parser, non_negative_int, positive_int, run
 from .cpu import keep_freed_memory
 from .figure_curves import plot
 from .fit_inrs import build as build_inrs
+from . import table1
 from .table1 import aggregate, write_tables
 from .train import RESULT, parser as train_parser, train
 
@@ -33,13 +34,19 @@ ROWS = [("No augmentation", "none"), ("MixUp", "mixup"), ("MixUp + random perm."
         ("Alignment + MixUp", "mixup_weight_matching"),
         ("Signed alignment + MixUp (ours)", "mixup_signed_weight_matching")]
 TEN_VIEW_ROWS = ("none",)
+# The rest of Table 1 on the same protocol, and two rows no paper has: the best function-preserving and
+# the best input-space augmentation, each before signed aligned mixup.
+TABLE1_ROWS = [r for r in table1.ROWS if r not in ROWS] + [
+    ("SIREN negation + signed alignment + MixUp", "siren_negation+mixup_signed_weight_matching"),
+    ("Translate + signed alignment + MixUp", "translate+mixup_signed_weight_matching")]
 WARMUP = {"rt": "200", "dws": "0"}
 
 
-def cells(models: list[str], seeds: list[int], views: list[int]) -> list[tuple[int, str, str, int]]:
-    """(seed, model, augmentation, views), seed-major."""
-    rows = {1: [a for _, a in ROWS], 10: TEN_VIEW_ROWS}
-    return [(seed, model, aug, v) for seed in seeds for model in models for v in views for aug in rows[v]]
+def cells(models: list[str], seeds: list[int], views: list[int], rows: str = "headline") -> list[tuple[int, str, str, int]]:
+    """(seed, model, augmentation, views), seed-major; ``rows``: the headline's, or the rest of Table 1
+    (``"table1"``, 1 view)."""
+    names = {"headline": {1: [a for _, a in ROWS], 10: TEN_VIEW_ROWS}, "table1": {1: [a for _, a in TABLE1_ROWS], 10: ()}}
+    return [(seed, model, aug, v) for seed in seeds for model in models for v in views for aug in names[rows][v]]
 
 
 def data_dir(runs: Path, views: int) -> Path:
@@ -55,6 +62,15 @@ def run_dir(out: Path, model: str, aug: str, views: int, seed: int) -> Path:
     return out / "runs" / f"{model}-{aug}-v{views}-s{seed}"
 
 
+def cell_args(args, model: str, aug: str, views: int, seed: int):
+    """The `experiments.train` arguments of one cell."""
+    return train_parser().parse_args([
+        "--data", str(data_dir(args.runs, views)), "--model", model, "--augment", aug, "--views", str(views),
+        "--epochs", str(args.epochs[views == 10]), "--seed", str(seed), "--preset", "small",
+        "--batch-size", "64", "--warmup-steps", WARMUP[model], "--threads", str(args.threads),
+        "--out", str(run_dir(args.out, model, aug, views, seed)), "--quiet"])
+
+
 def main(argv=None):
     ap = Parser(description=__doc__)
     ap.add_argument("--out", type=Path, default=Path("results/headline"))
@@ -62,11 +78,15 @@ def main(argv=None):
     ap.add_argument("--models", nargs="+", choices=("dws", "rt"), default=["dws", "rt"])
     ap.add_argument("--seeds", type=non_negative_int, nargs="+", default=[0, 1])
     ap.add_argument("--views", type=positive_int, nargs="+", choices=(1, 10), default=[1, 10], help="which cells to run")
+    ap.add_argument("--rows", choices=("headline", "table1"), default="headline",
+                    help="which cells to run: the headline's rows, or the rest of Table 1 on 1 view")
+    ap.add_argument("--table1-out", type=Path, default=Path("results/table1"),
+                    help="where the whole Table 1 on this protocol is written (fmnist.md, fmnist.csv)")
     ap.add_argument("--epochs", type=positive_int, nargs=2, default=[60, 20], metavar=("ONE_VIEW", "TEN_VIEWS"))
     ap.add_argument("--threads", type=positive_int, default=1)
     ap.add_argument("--device", default=None, help="device for fitting (default: cuda if available)")
     ap.add_argument("--fit-only", action="store_true", help="fit the two INR datasets and stop")
-    ap.add_argument("--aggregate-only", action="store_true", help="rewrite the table from finished runs")
+    ap.add_argument("--aggregate-only", action="store_true", help="rewrite the tables from finished runs")
     args = ap.parse_args(argv)
     torch.set_float32_matmul_precision("high")
     torch.set_num_threads(args.threads)
@@ -76,27 +96,45 @@ def main(argv=None):
             fit(args.runs, views, device)
         return
     if not args.aggregate_only:
-        for seed, model, aug, views in cells(args.models, args.seeds, args.views):
-            folder = run_dir(args.out, model, aug, views, seed)
-            if not (folder / RESULT).is_file():
+        for seed, model, aug, views in cells(args.models, args.seeds, args.views, args.rows):
+            cell = cell_args(args, model, aug, views, seed)
+            if not (Path(cell.out) / RESULT).is_file():
                 fit(args.runs, views, device)
             start = time.time()
-            r = train(train_parser().parse_args([
-                "--data", str(data_dir(args.runs, views)), "--model", model, "--augment", aug, "--views", str(views),
-                "--epochs", str(args.epochs[views == 10]), "--seed", str(seed), "--preset", "small",
-                "--batch-size", "64", "--warmup-steps", WARMUP[model], "--threads", str(args.threads),
-                "--out", str(folder), "--quiet"]))
+            r = train(cell)
             print(f"{model} {aug} {views} view(s) seed {seed}: test {100 * r['test_acc']:.2f}% "
                   f"({time.time() - start:.0f} s)", flush=True)
             _write(args)
     print(_write(args))
 
 
+def _finished_cells(args, rows: list[tuple[str, str]], views: list[int]) -> dict:
+    """The checked results of every cell of ``rows`` whose run folder exists, for the views whose
+    data is here (a cell's record is checked against its data's content id, so without the data it
+    cannot be reported)."""
+    cells_ = []
+    for v in views:
+        if not (data_dir(args.runs, v) / "manifest.json").is_file():
+            print(f"{v}-view cells left out: their data {data_dir(args.runs, v)} is not here to check them "
+                  "against (fit it with --fit-only)", flush=True)
+            continue
+        for model in args.models:
+            for _, aug in rows:
+                found = run_dir(args.out, model, aug, v, 0).parent.glob(f"{model}-{aug}-v{v}-s*")
+                seeds = sorted(int(f.name.rsplit("-s", 1)[1]) for f in found if f.name.rsplit("-s", 1)[1].isdigit())
+                cells_ += [cell_args(args, model, aug, v, seed) for seed in seeds]
+    return aggregate(cells_)
+
+
 def _write(args) -> str:
     note = (f"Fashion-MNIST, first {LIMIT} images per split (2,000 training objects), reference INRs, "
             f"`small` preset, batch 64, {args.epochs[0]} epochs (1 view) / {args.epochs[1]} (10 views); "
             "test accuracy at the best validation epoch, mean ± std (n < 3 shown).")
-    md = write_tables(aggregate(args.out), args.out, "fmnist", [1, 10], args.models, note, ROWS, "table")
+    acc = _finished_cells(args, ROWS + TABLE1_ROWS, [1, 10])
+    md = write_tables(acc, args.out, "fmnist", [1, 10], args.models, note, ROWS, "table")
+    if any(aug == name for _, name in TABLE1_ROWS for aug, _, _ in acc):
+        write_tables(acc, args.table1_out, "fmnist", [1, 10], args.models, note, table1.ROWS + TABLE1_ROWS[-2:],
+                     "fmnist")
     for model in args.models:
         runs = [run_dir(args.out, model, aug, 1, 0) for _, aug in ROWS]
         runs = [r for r in runs if (r / RESULT).is_file()]

@@ -41,7 +41,10 @@ class WeightSpaceClassifier(L.LightningModule):
                                    "lr": lr or DEFAULT_LR[model], "weight_decay": weight_decay,
                                    "warmup_steps": DEFAULT_WARMUP[model] if warmup_steps is None else warmup_steps,
                                    "model_kwargs": model_kwargs or {}, "normalize": stats, "amsgrad": amsgrad})
-        self.net = MODELS[model](spec, num_classes, **(model_kwargs or {}))
+        try:
+            self.net = MODELS[model](spec, num_classes, **(model_kwargs or {}))
+        except TypeError as e:  # an option the model does not take
+            raise ValueError(f"model_kwargs: {e}") from None
         self.batch_transform, self.normalize = batch_transform, normalize
         self.accuracy = torch.nn.ModuleDict({s: torchmetrics.Accuracy("multiclass", num_classes=num_classes)
                                              for s in ("train_", "val_", "test_")})

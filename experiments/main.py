@@ -15,10 +15,13 @@ from pathlib import Path
 
 import torch
 
+import augment
+
 from .cli import Parser, non_negative_int, positive_int, run
 from .cpu import keep_freed_memory
 from .figure_curves import plot
 from .fit_inrs import build as build_inrs
+from .presets import PRESETS
 from .train import parser as train_parser, train
 
 BASELINE, AUGMENTED = "none", "mixup_signed_weight_matching"
@@ -30,10 +33,11 @@ def main(argv=None):
     ap.add_argument("--epochs", type=positive_int, default=60)
     ap.add_argument("--model", choices=("dws", "rt"), default="dws")
     ap.add_argument("--augment", default=AUGMENTED, help="the augmentation set against none (default: %(default)s)")
-    ap.add_argument("--preset", default="small", help="model size (experiments.presets): small takes seconds per epoch on a CPU")
+    ap.add_argument("--preset", default="small", choices=sorted(PRESETS), help="model size (experiments.presets): small takes seconds per epoch on a CPU")
     ap.add_argument("--seed", type=non_negative_int, default=0)
     ap.add_argument("--device", default=None, help="device for fitting (default: cuda if available)")
     args = ap.parse_args(argv)
+    augment.build(args.augment, num_classes=10)  # a bad name fails now, not after the fitting
     torch.set_float32_matmul_precision("high")
 
     start = time.time()

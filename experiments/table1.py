@@ -30,7 +30,7 @@ from augment.registry import split_names
 
 from .cli import Parser, non_negative_int, positive_int, run
 from .cpu import keep_freed_memory
-from .train import RESULT, command, parser as train_parser, train
+from .train import RESULT, command, data_id, finished, identity, parser as train_parser, train
 
 # (row label, augmentation name); the last row goes beyond the paper.
 ROWS = [
@@ -58,14 +58,37 @@ def load_paper(path: Path = PAPER_CSV) -> dict:
     return out
 
 
-def aggregate(out: Path) -> dict:
-    """{(augment, model, views): [test accuracies in %]} from every finished run under ``out/runs``."""
+def aggregate(runs: list[argparse.Namespace], data_ids: dict | None = None) -> dict:
+    """{(augment, model, views): [test accuracies in %]} from the finished runs among ``runs`` (each an
+    `experiments.train` namespace with its ``out``). Each result is checked against its run's identity
+    (``data_ids``: content id by ``--data``, else computed): one recorded with other settings or other
+    data is refused, naming the difference, never reported."""
+    data_ids = dict(data_ids or {})
     acc: dict = {}
-    for path in sorted((out / "runs").glob(f"*/{RESULT}")):
-        r = json.loads(path.read_text())
-        c = r["config"]
-        acc.setdefault((c["augment"], c["model"], int(c["views"])), []).append(100 * r["test_acc"])
+    for r in runs:
+        if r.data not in data_ids:
+            data_ids[r.data] = data_id(r.data)
+        result = finished(Path(r.out), identity(r, data_ids[r.data]))
+        if result is not None:
+            acc.setdefault((r.augment, r.model, int(r.views)), []).append(100 * result["test_acc"])
     return acc
+
+
+def missing(runs: list[argparse.Namespace], data_ids: dict | None = None) -> list[argparse.Namespace]:
+    """The runs not finished yet; ValueError naming every run folder that holds other settings or data."""
+    data_ids = dict(data_ids or {})
+    todo, wrong = [], []
+    for r in runs:
+        if r.data not in data_ids:
+            data_ids[r.data] = data_id(r.data)
+        try:
+            if finished(Path(r.out), identity(r, data_ids[r.data])) is None:
+                todo.append(r)
+        except ValueError as e:
+            wrong.append(str(e))
+    if wrong:
+        raise ValueError(f"{len(wrong)} run folder(s) hold other runs: " + "; ".join(wrong))
+    return todo
 
 
 def _cell(values: list[float] | None) -> str:
@@ -160,18 +183,19 @@ def main(argv=None):
                                                       if k in split_names(name)}})
             for v, ep in zip(args.views, epochs) for model in args.models for name in args.augmentations
             for seed in args.seeds]
-    missing = [r for r in runs if not (Path(r.out) / RESULT).is_file()]
+    ids = {args.data: data_id(args.data)}
+    todo = missing(runs, ids)  # refuses folders of other settings before anything runs
     if args.list:
-        for r in missing:
+        for r in todo:
             print(shlex.join(command(r)))
         return
     if not args.aggregate_only:
         if args.jobs == 1:
-            for r in missing:
+            for r in todo:
                 _report(r, train(r))
         else:
-            _run_parallel(missing, args.jobs)
-    print(write_tables(aggregate(out), out, args.dataset_name, args.views, args.models, args.note))
+            _run_parallel(todo, args.jobs)
+    print(write_tables(aggregate(runs, ids), out, args.dataset_name, args.views, args.models, args.note))
 
 
 if __name__ == "__main__":

@@ -22,6 +22,9 @@ import lightning as L
 import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+from lightning.pytorch.utilities.exceptions import MisconfigurationException
+
+from nngraph.datasets.shards import check_manifest, content_id, read_manifest
 
 from .cli import (PRECISIONS, Parser, batches, json_object, non_negative_float, non_negative_int, positive_float,
                   positive_int, run)
@@ -29,6 +32,7 @@ from .cpu import keep_freed_memory
 from .data_module import INRDataModule
 from .lit_module import MODELS, WeightSpaceClassifier
 from .presets import PRESETS, model_kwargs
+from .records import AtomicCheckpointIO, Stopwatch, lock_folder, read_record, resume_point, write_record
 
 RESULT = "result.json"
 
@@ -101,8 +105,9 @@ class EpochLine(L.Callback):
               f"{100 * float(m['val_acc']):.1f}%", flush=True)
 
 
-# The settings that change a run's result: a run folder belongs to one combination of them.
-IDENTITY = ("data", "model", "augment", "augment_options", "augment_on", "views", "epochs", "batch_size", "lr",
+# The settings that change a run's result, with the content id of its data (not the folder it lies
+# in): a run folder belongs to one combination of them.
+IDENTITY = ("data_id", "model", "augment", "augment_options", "augment_on", "views", "epochs", "batch_size", "lr",
             "weight_decay", "amsgrad", "gradient_clip", "warmup_steps", "preset", "model_kwargs", "seed",
             "limit_train_batches", "devices", "num_nodes", "strategy", "precision")
 # Settings added after runs were recorded, at the value those runs had: left out of a run's identity
@@ -111,15 +116,28 @@ ADDED = {"precision": "32-true"}
 RUN = "run.json"
 
 
-def identity(args) -> dict:
-    return _settings({k: getattr(args, k) for k in IDENTITY})
+def data_id(data) -> str:
+    """The content id of the INR dataset folder ``data`` (`nngraph.INRDataset.content_id`), after
+    checking that it is complete and that its manifest agrees with its shards."""
+    if not Path(data).is_dir():
+        raise ValueError(f"data: {data} is not a directory; write one with `python -m experiments.fit_inrs`")
+    manifest = read_manifest(data)
+    if not manifest.get("complete"):
+        raise ValueError(f"data: {data} holds an unfinished build; rerun the build command to complete it")
+    check_manifest(data, manifest)
+    return content_id(manifest)
+
+
+def identity(args, data: str | None = None) -> dict:
+    """The run's identity: its result-changing settings and its data's content id (``data``, if
+    already known)."""
+    values = {k: getattr(args, k) for k in IDENTITY if k != "data_id"}
+    return _settings({**values, "data_id": data or data_id(args.data)})
 
 
 def _settings(values: dict) -> dict:
-    """The identity settings among ``values``, the data path in one spelling."""
-    settings = {k: v for k, v in values.items() if k in IDENTITY and not (k in ADDED and ADDED[k] == v)}
-    settings["data"] = os.path.normpath(str(settings.get("data")))
-    return settings
+    """The identity settings among ``values``."""
+    return {k: v for k, v in values.items() if k in IDENTITY and not (k in ADDED and ADDED[k] == v)}
 
 
 def run_dir(args) -> Path:
@@ -134,43 +152,82 @@ def _setting(settings: dict, k: str):
     return settings.get(k, ADDED.get(k, "<missing>"))
 
 
-def _check_folder(out: Path, settings: dict) -> None:
-    """Refuse a run folder that holds a run of other settings, naming them."""
-    recorded = None
-    if (out / RUN).is_file():
-        recorded = json.loads((out / RUN).read_text())
-    elif (out / RESULT).is_file():  # a run finished before run.json existed
-        recorded = _settings(json.loads((out / RESULT).read_text())["config"])
-    if recorded is None:
-        return
+def differences(recorded: dict, settings: dict) -> str:
+    """The identity settings where ``recorded`` and ``settings`` differ, each with both values ("" if none)."""
     differ = [k for k in IDENTITY if _setting(recorded, k) != _setting(settings, k)]
+    return ", ".join(f"{k} ({_setting(recorded, k)!r} there, {_setting(settings, k)!r} now)" for k in differ)
+
+
+def recorded_identity(out: Path) -> dict | None:
+    """The identity a run folder was recorded with: its ``run.json``, else (a run finished before
+    ``run.json`` existed) its ``result.json``'s settings, else None. A folder with checkpoints but
+    neither record holds a run of unknown settings: refused."""
+    if (out / RUN).is_file():
+        return read_record(out / RUN)
+    if (out / RESULT).is_file():
+        return _settings(read_record(out / RESULT).get("config", {}))
+    if any((out / "checkpoints").glob("*.ckpt")):
+        raise ValueError(f"out: {out} holds checkpoints but no {RUN}: a run of unknown settings, not resumed; "
+                         "use another --out or delete its checkpoints")
+    return None
+
+
+def finished(out: Path, settings: dict) -> dict | None:
+    """The result of the run in ``out`` if it is finished with exactly ``settings``, None if the folder
+    holds no finished run; ValueError naming the difference if it holds a run of other settings."""
+    recorded = recorded_identity(out)
+    if recorded is not None:
+        differ = differences(recorded, settings)
+        if differ:
+            raise ValueError(f"out: {out} holds a run with other settings: {differ}; use another --out")
+    if not (out / RESULT).is_file():
+        return None
+    result = read_record(out / RESULT)
+    differ = differences(result.get("identity", recorded), settings)
     if differ:
-        what = ", ".join(f"{k} ({_setting(recorded, k)!r} there, {_setting(settings, k)!r} now)" for k in differ)
-        raise ValueError(f"out: {out} holds a run with other settings: {what}; use another --out")
+        raise ValueError(f"{out / RESULT}: a result with other settings: {differ}; delete it to redo the run")
+    return result
+
+
+def _rank_zero() -> bool:
+    """Whether this process is the first of its run (a DDP launch's other processes share the folder)."""
+    return all(os.environ.get(k, "0") == "0" for k in ("LOCAL_RANK", "NODE_RANK"))
 
 
 def train(args) -> dict:
     """Run (or resume, or just read back) one training run; returns its result record."""
-    out = run_dir(args)
     settings = identity(args)
-    _check_folder(out, settings)
-    if (out / RESULT).is_file():
-        return json.loads((out / RESULT).read_text())
-    last = out / "checkpoints" / "last.ckpt"
-    if last.is_file() and last.stat().st_size == 0:
-        raise ValueError(f"{last}: empty checkpoint (a run killed while saving it); delete the run folder {out} "
-                         "to start the run over")
-    start = time.time()
+    out = run_dir(args)
+    if not _rank_zero():
+        return _train(args, out, settings)
+    lock = lock_folder(out)  # refuses a second process on this folder, naming the first
+    try:
+        return _train(args, out, settings)
+    finally:
+        lock.close()
+
+
+def _train(args, out: Path, settings: dict) -> dict:
+    result = finished(out, settings)
+    if result is not None:
+        return result
+    resume = resume_point(out / "checkpoints") if _rank_zero() else None
     if args.quiet:  # progress-bar-free runs (grids, the main job): keep the output to results
         logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
         for module in ("lightning", "pytorch_lightning", "torch_geometric"):
             warnings.filterwarnings("ignore", module=module)
+    if resume is not None and _rank_zero():
+        print(f"{out}: resuming from {resume.name}", flush=True)
+    elif _rank_zero() and (out / "csv").is_dir():
+        print(f"{out}: no checkpoint to resume from; starting over", flush=True)
     if args.threads:
         torch.set_num_threads(args.threads)
     L.seed_everything(args.seed, workers=True, verbose=False)
     dm = INRDataModule(args.data, views=args.views, batch_size=args.batch_size, augmentation=args.augment,
                        augment_options=args.augment_options, augment_on=args.augment_on, num_workers=args.num_workers)
     dm.setup("fit")
+    if dm.train.content_id != settings["data_id"]:  # replaced between the check and the load
+        raise ValueError(f"data: {args.data} changed while the run started; rerun the command")
     module = WeightSpaceClassifier(dm.spec, dm.num_classes, model=args.model, lr=args.lr,
                                    weight_decay=args.weight_decay, warmup_steps=args.warmup_steps,
                                    model_kwargs=model_kwargs(args.preset, args.model, args.model_kwargs),
@@ -180,30 +237,36 @@ def train(args) -> dict:
     # saves, so a resumed run would repeat the epochs since its last improvement).
     last_epoch = ModelCheckpoint(dirpath=out / "checkpoints", filename="last", monitor=None, save_top_k=1,
                                  enable_version_counter=False)
-    callbacks = [ckpt, last_epoch] + ([EpochLine(f"{args.model} {args.augment}")] if args.epoch_lines else [])
+    stopwatch = Stopwatch()
+    callbacks = [ckpt, last_epoch, stopwatch] + ([EpochLine(f"{args.model} {args.augment}")] if args.epoch_lines else [])
     loggers = [CSVLogger(out, name="csv"), TensorBoardLogger(out, name="tb")]  # a new version per (re)start
-    trainer = L.Trainer(max_epochs=args.epochs, accelerator=args.accelerator, devices=args.devices,
-                        num_nodes=args.num_nodes, strategy=args.strategy, callbacks=callbacks, logger=loggers,
-                        gradient_clip_val=args.gradient_clip, limit_train_batches=args.limit_train_batches,
-                        enable_progress_bar=not args.quiet, enable_model_summary=not args.quiet,
-                        log_every_n_steps=1, deterministic=False, precision=args.precision)
+    try:
+        trainer = L.Trainer(max_epochs=args.epochs, accelerator=args.accelerator, devices=args.devices,
+                            num_nodes=args.num_nodes, strategy=args.strategy, callbacks=callbacks, logger=loggers,
+                            gradient_clip_val=args.gradient_clip, limit_train_batches=args.limit_train_batches,
+                            enable_progress_bar=not args.quiet, enable_model_summary=not args.quiet,
+                            log_every_n_steps=1, deterministic=False, precision=args.precision,
+                            plugins=[AtomicCheckpointIO()])
+    except (MisconfigurationException, ImportError, TypeError) as e:  # Lightning's word on the hardware options
+        raise ValueError(f"--accelerator {args.accelerator} --devices {args.devices} --strategy {args.strategy}: "
+                         f"{str(e).splitlines()[0]}") from None
     if trainer.is_global_zero:
-        out.mkdir(parents=True, exist_ok=True)
-        (out / RUN).write_text(json.dumps(settings, indent=1, sort_keys=True))  # the folder is now this run's
-    trainer.fit(module, datamodule=dm, ckpt_path=last if last.is_file() else None)
+        record = {**settings, "data": os.path.normpath(str(args.data))}  # the path for people, not the identity
+        write_record(out / RUN, record)  # the folder is now this run's
+    trainer.fit(module, datamodule=dm, ckpt_path=resume)
+    trained = stopwatch.seconds
+    start = time.time()
     tested = trainer.test(module, datamodule=dm, ckpt_path="best", verbose=False)[0]
     result = {
         "test_acc": tested["test_acc"], "test_loss": tested["test_loss"],
         "best_val_acc": float(ckpt.best_model_score), "best_checkpoint": Path(ckpt.best_model_path).name,
-        "epochs": trainer.current_epoch, "seconds": round(time.time() - start, 1),
-        "config": {k: v for k, v in vars(args).items()},
+        "epochs": trainer.current_epoch, "seconds": round(trained + time.time() - start, 1),
+        "config": {k: v for k, v in vars(args).items()}, "identity": settings, "data_id": settings["data_id"],
         "num_train": len(dm.train), "device": str(module.device),
     }
     if not trainer.is_global_zero:  # under DDP, one process reports
         return {**result, "rank": trainer.global_rank}
-    tmp = out / (RESULT + ".tmp")
-    tmp.write_text(json.dumps(result, indent=2))
-    tmp.replace(out / RESULT)
+    write_record(out / RESULT, result)
     return result
 
 

@@ -32,7 +32,7 @@ from ..spec import NetworkSpec
 from . import sdf as sdf_mod
 from .fitting import fit_inrs
 from .render import coordinate_grid
-from .shards import (layer_stats, load_shard, read_manifest, read_shard_metadata, remove_temp_files,
+from .shards import (MANIFEST, layer_stats, load_shard, read_manifest, read_shard_metadata, remove_temp_files,
                      sha256_file, verify_shard_content, write_manifest, write_shard)
 from .sources import (FASHION_MNIST_DIR, load_fashion_mnist, load_mnist, load_modelnet_npz,
                       load_modelnet_off, normalize_unit_sphere, read_off)
@@ -219,7 +219,8 @@ def build_inr_dataset(dataset: str, out: str | Path, *, root: str | Path | None 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     mine = units[rank::world_size]
-    remove_temp_files(out, None if world_size == 1 else [u["file"] for u in mine])
+    # Only this part's own leftovers: other parts may be writing theirs, a user may keep other hidden files.
+    remove_temp_files(out, [u["file"] for u in mine] + ([MANIFEST] if world_size == 1 else []))
     old = read_manifest(out) if (out / "manifest.json").exists() else None
     if old is not None and old.get("config_id") != config_id:
         raise ValueError(f"out: {out} holds an INR dataset built with other settings; use a new folder")

@@ -10,7 +10,7 @@ from torch_geometric.data import Batch, Data, Dataset
 
 from ..convert import to_batch, to_graph
 from ..spec import NetworkSpec
-from .shards import load_shard, read_manifest, verify_shard
+from .shards import check_manifest, content_id, load_shard, read_manifest, verify_shard
 
 SPLITS = ("train", "val", "test")
 
@@ -37,7 +37,10 @@ class INRDataset(Dataset):
         manifest = read_manifest(root)
         if not manifest.get("complete"):
             raise ValueError(f"root: {root} holds an unfinished build; rerun the build command to complete it")
-        available = manifest["views"][split]
+        check_manifest(root, manifest)
+        available = manifest["views"].get(split)
+        if not isinstance(available, int) or available < 1:
+            raise ValueError(f"root: {root}/manifest.json gives no view count for split {split!r}")
         if not isinstance(views, int) or views < 1:
             raise ValueError(f"views: expected a positive integer, got {views!r}")
         if split == "train" and views > available:
@@ -88,6 +91,12 @@ class INRDataset(Dataset):
         return state
 
     # Fast path ---------------------------------------------------------------------------------
+    @property
+    def content_id(self) -> str:
+        """An id of the dataset's content (`nngraph.datasets.shards.content_id`): it changes when any
+        INR, label or split does, whatever the folder is called."""
+        return content_id(self.manifest)
+
     @property
     def num_classes(self) -> int:
         return int(self.manifest["num_classes"])

@@ -14,6 +14,7 @@ under its final name is always whole; checksums (sha256) in the manifest catch l
 """
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
 import os
@@ -41,15 +42,23 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
+        folder = os.open(path.parent, os.O_RDONLY)  # the rename itself survives a power cut
+        try:
+            os.fsync(folder)
+        finally:
+            os.close(folder)
+    except OSError as e:  # a full disk, say: name the file, keep what was there
+        Path(tmp).unlink(missing_ok=True)
+        raise OSError(e.errno, e.strerror or str(e), str(path)) from e
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
 
 
-def remove_temp_files(folder: str | Path, names: list[str] | None = None) -> list[Path]:
-    """Delete what interrupted writes left behind in ``folder`` (only those of the files ``names``, if
-    given: other processes may be writing the rest); returns the removed paths."""
-    patterns = [f".*{TMP_SUFFIX}"] if names is None else [f".{n}.*{TMP_SUFFIX}" for n in names]
+def remove_temp_files(folder: str | Path, names: list[str]) -> list[Path]:
+    """Delete what interrupted writes of the files ``names`` left behind in ``folder`` (only theirs:
+    other processes, or the user, may own other hidden files there); returns the removed paths."""
+    patterns = [f".{glob.escape(n)}.*{TMP_SUFFIX}" for n in names]
     stale = [p for pattern in patterns for p in Path(folder).glob(pattern) if p.is_file()]
     for p in stale:
         p.unlink()
@@ -99,6 +108,12 @@ def verify_shard_content(path: str | Path) -> dict:
 
 def read_shard_metadata(path: str | Path) -> dict:
     """The shard's metadata, after a check of its tensors' names and row counts (no data read)."""
+    return read_shard_header(path)[0]
+
+
+def read_shard_header(path: str | Path) -> tuple[dict, int]:
+    """The shard's metadata and its number of rows, after a check of its tensors' names and row
+    counts (no data read)."""
     from safetensors import safe_open
 
     path = Path(path)
@@ -113,7 +128,9 @@ def read_shard_metadata(path: str | Path) -> dict:
     rows = {shape[0] if shape else -1 for _, shape in shapes.values()}
     if len(rows) != 1 or len(shapes["params"][1]) != 2:
         raise ValueError(f"{path}: tensors disagree on the number of rows: { {k: s for k, (_, s) in shapes.items()} }")
-    return meta
+    if not isinstance(meta, dict):
+        raise ValueError(f"{path}: its metadata is not a JSON object")
+    return meta, rows.pop()
 
 
 def load_shard(path: str | Path, rows: int | None = None, keys=SHARD_KEYS) -> dict[str, torch.Tensor]:
@@ -178,3 +195,59 @@ def layer_stats(spec, shards: list[Path]) -> dict[str, list[float]]:
     std = (sums[..., 2] / count - mean.square()).clamp_min(0).sqrt()
     return {"weight_mean": mean[0].tolist(), "weight_std": std[0].tolist(),
             "bias_mean": mean[1].tolist(), "bias_std": std[1].tolist()}
+
+
+# What a complete manifest must hold, beyond its format tag.
+MANIFEST_KEYS = ("config_id", "spec", "views", "splits", "shards", "classes", "num_classes", "stats")
+
+
+def check_manifest(folder: str | Path, manifest: dict) -> None:
+    """Cross-check a complete manifest against itself and each shard's own metadata (header only, no
+    data read): every key present; shard files plain names inside ``folder``, each listed once; per
+    split, shards that tile its objects in order with the split's view count; each shard's unit, spec,
+    build id and row count as listed. A hand-edited manifest that disagrees is refused, naming what."""
+    path = Path(folder) / MANIFEST
+    missing = [k for k in MANIFEST_KEYS if k not in manifest]
+    if missing:
+        raise ValueError(f"{path}: missing {missing}; rebuild the dataset or restore its manifest")
+    config_id = manifest["config_id"]
+    seen = set()
+    for split, views in manifest["views"].items():
+        entries = sorted((e for e in manifest["shards"] if e.get("split") == split), key=lambda e: e.get("start", -1))
+        count = manifest["splits"].get(split, {}).get("count")
+        stop = 0
+        for e in entries:
+            name = e.get("file")
+            if not isinstance(name, str) or Path(name).name != name or name in ("", ".", ".."):
+                raise ValueError(f"{path}: shard {name!r} is not a file name inside the dataset folder")
+            if name in seen:
+                raise ValueError(f"{path}: shard {name} is listed twice")
+            seen.add(name)
+            if e.get("start") != stop or e.get("views") != views or e.get("rows") != (e.get("stop", 0) - stop) * views:
+                raise ValueError(f"{path}: {split} shard {name} lists objects {e.get('start')}..{e.get('stop')} "
+                                 f"x {e.get('views')} views ({e.get('rows')} rows); expected to start at {stop} "
+                                 f"with {views} views: the shard list was edited or is incomplete")
+            stop = e["stop"]
+            meta, rows = read_shard_header(Path(folder) / name)
+            unit = {k: e[k] for k in ("file", "split", "start", "stop", "views")}
+            shard_id = meta.get("config_id")
+            same_build = shard_id == config_id or (shard_id == "imported" and str(config_id).startswith("imported"))
+            for what, ok in (("unit", meta.get("unit") == unit), ("spec", meta.get("spec") == manifest["spec"]),
+                             ("build id", same_build), ("row count", rows == e["rows"])):
+                if not ok:
+                    raise ValueError(f"{path}: its entry for {name} disagrees with the shard's own {what}; "
+                                     "the manifest was edited: rebuild or restore it")
+        if stop != count:
+            raise ValueError(f"{path}: the {split} shards hold {stop} objects, its splits say {count}: "
+                             "the shard list was edited or is incomplete")
+    unlisted = {e.get("split") for e in manifest["shards"]} - set(manifest["views"])
+    if unlisted:
+        raise ValueError(f"{path}: shards of splits {sorted(map(str, unlisted))} that its views do not name")
+
+
+def content_id(manifest: dict) -> str:
+    """An id of a dataset's content: its build id and every shard's sha256 (the manifest's checksums,
+    which `verify_shard` holds the files to). It changes whenever any INR, label or split does."""
+    shards = sorted((e["file"], e["split"], e["rows"], e["sha256"]) for e in manifest["shards"])
+    text = json.dumps({"config_id": manifest["config_id"], "shards": shards}, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:20]

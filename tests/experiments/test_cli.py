@@ -70,3 +70,11 @@ def test_layer_sizes_are_checked(value, capsys):
                         (bench_graph.main, "--spec")):
         err = one_line_error(entry, [name, value], capsys)
         assert name in err and "layer sizes" in err, err
+
+
+@pytest.mark.parametrize("argv, says", [(["--preset", "bogus"], "--preset"), (["--augment", "flip"], "unknown augmentation")])
+def test_main_checks_its_options_before_fitting(tmp_path, capsys, argv, says):
+    from experiments import main as main_job
+    with pytest.raises(SystemExit) as exit_:
+        run(lambda: main_job.main(argv + ["--out", str(tmp_path)]))
+    assert exit_.value.code == 2 and says in capsys.readouterr().err and not (tmp_path / "inrs").exists()

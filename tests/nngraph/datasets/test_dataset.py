@@ -104,3 +104,48 @@ def test_labels_outside_the_classes_are_refused(built, tmp_path):
     (copy / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(ValueError, match=r"label \d outside 0\.\.2"):
         nngraph.INRDataset(copy, "train")
+
+
+def _edited(built, tmp_path, edit):
+    """A copy of the built dataset whose manifest ``edit`` changed in place."""
+    out, _ = built
+    copy = tmp_path / "edited"
+    shutil.copytree(out, copy)
+    manifest = json.loads((copy / "manifest.json").read_text())
+    edit(manifest)
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    return copy
+
+
+def _train_shards(m):
+    return [e for e in m["shards"] if e["split"] == "train"]
+
+
+@pytest.mark.parametrize("edit, says", [
+    (lambda m: m["shards"].append(dict(_train_shards(m)[0])), "listed twice"),
+    (lambda m: m["shards"].remove(_train_shards(m)[0]), "expected to start at 0"),
+    (lambda m: _train_shards(m)[-1].update(stop=_train_shards(m)[-1]["stop"] - 1,
+                                           rows=_train_shards(m)[-1]["rows"] - 3), "disagrees with the shard's own unit"),
+    (lambda m: m["splits"]["train"].update(count=m["splits"]["train"]["count"] + 1), "its splits say"),
+    (lambda m: m.update(spec={**m["spec"], "w0": 1.0}), "disagrees with the shard's own spec"),
+    (lambda m: _train_shards(m)[0].update(file="../elsewhere.safetensors"), "not a file name inside"),
+    (lambda m: m["views"].update(train=5), "expected to start at 0 with 5 views"),
+    (lambda m: m.pop("stats"), r"missing \['stats'\]"),
+])
+def test_a_hand_edited_manifest_is_refused_naming_what(built, tmp_path, edit, says):
+    # duplicated, dropped or shortened shard entries would otherwise train on other INRs than the
+    # splits say; spec edits would read every INR as another function
+    with pytest.raises(ValueError, match=says):
+        nngraph.INRDataset(_edited(built, tmp_path, edit), "train")
+
+
+def test_the_content_id_follows_the_content_not_the_folder(built, tmp_path):
+    out, m = built
+    first = nngraph.INRDataset(out, "train").content_id
+    moved = tmp_path / "moved"
+    shutil.copytree(out, moved)
+    assert nngraph.INRDataset(moved, "val").content_id == first  # any split, any folder: the dataset's id
+    other = nngraph.build_inr_dataset("fmnist-subset", tmp_path / "other", root=SUBSET, limit=20, steps=4, views=3,
+                                      shard_size=12, progress=False)
+    assert other["config_id"] != m["config_id"]
+    assert nngraph.INRDataset(tmp_path / "other", "train").content_id != first

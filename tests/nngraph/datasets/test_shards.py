@@ -73,11 +73,12 @@ def test_manifest_io(tmp_path):
     assert "[0, 1, 2, 3, 4]" in (tmp_path / MANIFEST).read_text()  # number lists kept on one line
 
 
-def test_remove_temp_files(tmp_path):
+def test_remove_temp_files_removes_only_those_of_the_named_files(tmp_path):
     (tmp_path / ".x.safetensors.abc.tmp").write_bytes(b"partial")
+    (tmp_path / ".users-own.tmp").write_bytes(b"not ours")
     (tmp_path / "keep.safetensors").write_bytes(b"")
-    assert [p.name for p in remove_temp_files(tmp_path)] == [".x.safetensors.abc.tmp"]
-    assert [p.name for p in tmp_path.iterdir()] == ["keep.safetensors"]
+    assert [p.name for p in remove_temp_files(tmp_path, ["x.safetensors"])] == [".x.safetensors.abc.tmp"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".users-own.tmp", "keep.safetensors"]
 
 
 def test_layer_stats(tmp_path):

@@ -1,0 +1,56 @@
+"""Give run folders recorded before runs carried their data's content id the id of the dataset they
+trained on, where the folder itself proves it: the per-layer normalisation statistics logged at
+training time (``csv/version_0/hparams.yaml``, statistics of every training INR to the last bit) and
+the number of training INRs must equal the dataset's. A folder that does not match is left as it is
+(and is refused by `train`, `table1` and `headline` until rerun).
+
+    python -m experiments.adopt_runs --data runs/inrs/fmnist2k-v1 results/headline/runs/*-v1-*
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from nngraph.datasets.shards import read_manifest
+
+from .cli import Parser, run
+from .records import read_record, write_record
+from .train import RESULT, RUN, data_id, recorded_identity
+
+
+def adopt(out: Path, data: Path) -> str:
+    """Record ``data``'s content id in the legacy run folder ``out`` if its logged statistics prove it
+    trained on that data; returns what was done, in a few words."""
+    recorded = recorded_identity(out)
+    if recorded is None or not (out / RESULT).is_file():
+        return "no finished run"
+    if "data_id" in recorded:
+        return "already has a data id"
+    hparams = out / "csv" / "version_0" / "hparams.yaml"
+    if not hparams.is_file():
+        return f"no {hparams.relative_to(out)} to check against"
+    logged = yaml.safe_load(hparams.read_text()).get("normalize")
+    manifest = read_manifest(data)
+    result = read_record(out / RESULT)
+    train_inrs = manifest["splits"]["train"]["count"] * min(int(result["config"]["views"]), manifest["views"]["train"])
+    if logged != manifest["stats"]:
+        return "its normalisation statistics differ from the dataset's: not adopted"
+    if result.get("num_train") != train_inrs:
+        return f"it trained on {result.get('num_train')} INRs, the dataset has {train_inrs}: not adopted"
+    write_record(out / RUN, {**recorded, "data_id": data_id(data), "data": str(data),
+                             "data_id_checked_by": "normalisation statistics and training-set size"})
+    return "adopted"
+
+
+def main(argv=None):
+    ap = Parser(description=__doc__)
+    ap.add_argument("--data", type=Path, required=True, help="the INR dataset folder the runs trained on")
+    ap.add_argument("runs", type=Path, nargs="+", help="run folders")
+    args = ap.parse_args(argv)
+    for out in args.runs:
+        print(f"{out}: {adopt(out, args.data)}")
+
+
+if __name__ == "__main__":
+    run(main)

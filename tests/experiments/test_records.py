@@ -1,0 +1,197 @@
+"""A run belongs to its settings and its data; its folder survives a full disk, a kill and a second
+process. The silent wrong answers and the truncated checkpoint are checked end to end, through the
+command lines."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from experiments.cli import run
+from experiments.fit_inrs import build as build_inrs
+from experiments.records import lock_folder, resume_point
+from experiments.train import RESULT, main as train_main, train
+from tests.experiments.test_train import TINY, _args
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    out = tmp_path_factory.mktemp("inrs")
+    build_inrs("fmnist-subset", out, limit=24, steps=2, progress=False)
+    return out
+
+
+def cli(module: str, *argv, prelude: str = "", env: dict | None = None) -> subprocess.CompletedProcess:
+    """``python -m module argv...`` as a user runs it (``prelude``: Python run first, in the process)."""
+    code = (f"{prelude}\nimport runpy, sys\nsys.argv = [{module!r}] + {list(map(str, argv))!r}\n"
+            f"runpy.run_module({module!r}, run_name='__main__', alter_sys=True)")
+    return subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=600,
+                          env={**os.environ, **(env or {})})
+
+
+def _train_argv(data, out, *extra):
+    return ["--data", data, "--model", "dws", "--batch-size", "8", "--model-kwargs", TINY["dws"], "--out", out,
+            "--quiet", "--accelerator", "cpu", "--devices", "1", "--threads", "1", *extra]
+
+
+def test_train_reports_no_result_made_on_other_data_at_the_same_path(tmp_path):
+    data, out = tmp_path / "data", tmp_path / "run"
+    build_inrs("fmnist-subset", data, limit=24, steps=2, progress=False)
+    first = cli("experiments.train", *_train_argv(data, out, "--epochs", "1"))
+    assert first.returncode == 0 and "test accuracy" in first.stdout, first.stderr[-2000:]
+    shutil.rmtree(data)
+    build_inrs("fmnist-subset", data, limit=12, steps=2, progress=False)  # other INRs, the same path
+    again = cli("experiments.train", *_train_argv(data, out, "--epochs", "1"))
+    assert again.returncode == 2 and "test accuracy" not in again.stdout
+    assert again.stderr.count("\n") == 1 and "other settings: data_id (" in again.stderr
+    (out / RESULT).unlink()  # interrupted: its checkpoint is not resumed on the new data either
+    assert "data_id (" in cli("experiments.train", *_train_argv(data, out, "--epochs", "1")).stderr
+
+
+def test_table1_neither_reuses_nor_reports_runs_of_other_settings(data, tmp_path):
+    other = tmp_path / "other"
+    build_inrs("fmnist-subset", other, limit=12, steps=2, progress=False)
+    grid = ["--out", tmp_path / "t", "--models", "dws", "--views", "1", "--seeds", "0", "--augmentations", "none",
+            "--batch-size", "8", "--quiet", "--model-kwargs", TINY["dws"], "--accelerator", "cpu", "--devices", "1"]
+    done = cli("experiments.table1", "--data", data, *grid, "--epochs", "2")
+    assert done.returncode == 0, done.stderr[-2000:]
+    for extra in ((), ("--list",), ("--aggregate-only",)):
+        r = cli("experiments.table1", "--data", other, *grid, "--epochs", "7", "--lr", "0.1", *extra)
+        assert r.returncode == 2 and r.stderr.startswith("error: 1 run folder(s) hold other runs"), r.stderr[-2000:]
+        assert "epochs (2 there, 7 now)" in r.stderr and "lr (None there, 0.1 now)" in r.stderr
+        assert "data_id (" in r.stderr and "test" not in r.stdout
+
+
+def test_headline_aggregate_refuses_a_run_of_other_settings_in_its_folder(data, tmp_path):
+    runs, out = tmp_path / "inrs", tmp_path / "headline"
+    shutil.copytree(data, runs / "fmnist2k-v1")
+    train(_args(runs / "fmnist2k-v1", out / "runs" / "dws-none-v1-s0", "dws", "none", 1))  # 1 epoch, a tiny model
+    r = cli("experiments.headline", "--aggregate-only", "--out", out, "--runs", runs, "--models", "dws",
+            "--epochs", "120", "20")
+    assert r.returncode == 2 and "epochs (1 there, 120 now)" in r.stderr and "model_kwargs" in r.stderr
+    assert not (out / "table.md").exists()
+
+
+# A disk that fills up during the second write of last.ckpt: half the bytes land, then ENOSPC.
+FULL_DISK = '''
+import builtins, errno, os
+writes, real_open, real_fdopen = [0], builtins.open, os.fdopen
+class Full:
+    def __init__(self, f): self.f = f
+    def write(self, data):
+        self.f.write(bytes(data)[:len(data) // 2]); self.f.flush()
+        raise OSError(errno.ENOSPC, "No space left on device")
+    def __getattr__(self, k): return getattr(self.f, k)
+    def __enter__(self): return self
+    def __exit__(self, *a): self.f.close()
+def fails(name, mode):
+    if "w" in mode and "last.ckpt" in str(name):
+        writes[0] += 1
+        return writes[0] == 2
+    return False
+def open_(file, mode="r", *a, **k):
+    f = real_open(file, mode, *a, **k)
+    return Full(f) if isinstance(file, (str, os.PathLike)) and fails(file, mode) else f
+def fdopen(fd, mode="r", *a, **k):
+    f = real_fdopen(fd, mode, *a, **k)
+    return Full(f) if fails(os.readlink(f"/proc/self/fd/{fd}"), mode) else f
+builtins.open, os.fdopen = open_, fdopen
+import shutil; shutil._USE_CP_SENDFILE = False  # a copy across file systems writes through open() too
+'''
+
+
+def test_a_full_disk_while_checkpointing_leaves_a_run_that_resumes(data, tmp_path):
+    out = tmp_path / "run"
+    # a temporary folder on another file system, where a staged checkpoint would be copied, not renamed
+    env = {"TMPDIR": "/dev/shm"} if Path("/dev/shm").is_dir() else {}
+    full = cli("experiments.train", *_train_argv(data, out, "--epochs", "3"), prelude=FULL_DISK, env=env)
+    assert full.returncode == 2 and full.stderr.strip().splitlines() == [
+        f"error: {out / 'checkpoints' / 'last.ckpt'}: No space left on device"], full.stderr[-2000:]
+    assert torch.load(out / "checkpoints" / "last.ckpt", weights_only=True)["epoch"] == 0  # epoch 0's, whole
+    assert not list((out / "checkpoints").glob(".*.tmp"))
+    again = cli("experiments.train", *_train_argv(data, out, "--epochs", "3"))
+    assert again.returncode == 0 and "resuming from last.ckpt" in again.stdout, again.stderr[-2000:]
+    assert json.loads((out / RESULT).read_text())["epochs"] == 3
+
+
+def test_a_second_process_on_the_same_folder_is_refused_until_the_first_dies(data, tmp_path):
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from pathlib import Path; "
+                               "from experiments.records import lock_folder; f = lock_folder(Path(sys.argv[1])); "
+                               "print('locked', flush=True); time.sleep(120)", str(tmp_path)],
+                              cwd=REPO, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        with pytest.raises(ValueError, match=rf"out: {tmp_path} is in use by process {holder.pid} "):
+            train(_args(data, tmp_path, "dws", "none", 1))
+    finally:
+        holder.kill()
+        holder.wait()
+    assert 0 <= train(_args(data, tmp_path, "dws", "none", 1))["test_acc"] <= 1  # released by its death
+    with lock_folder(tmp_path):  # and by closing it, within one process
+        pass
+    lock_folder(tmp_path).close()
+
+
+def test_checkpoints_without_a_run_record_are_not_resumed(data, tmp_path):
+    train(_args(data, tmp_path / "a", "dws", "none", 1))
+    shutil.copytree(tmp_path / "a" / "checkpoints", tmp_path / "b" / "checkpoints")  # a foreign run's, say
+    with pytest.raises(ValueError, match="holds checkpoints but no run.json: a run of unknown settings"):
+        train(_args(data, tmp_path / "b", "dws", "none", 1, "--lr", "0.1"))
+
+
+def test_a_resumed_run_counts_the_time_of_every_session(data, tmp_path):
+    train(_args(data, tmp_path, "dws", "none", 1))
+    (tmp_path / RESULT).unlink()
+    run_json = json.loads((tmp_path / "run.json").read_text())
+    (tmp_path / "run.json").write_text(json.dumps({**run_json, "epochs": 2}))
+    last = tmp_path / "checkpoints" / "last.ckpt"
+    ckpt = torch.load(last, weights_only=True)
+    assert 0 < ckpt["callbacks"]["Stopwatch"]["seconds"] < 1000
+    ckpt["callbacks"]["Stopwatch"]["seconds"] = 1000.0  # as if the first session had trained for 1000 s
+    torch.save(ckpt, last)
+    assert train(_args(data, tmp_path, "dws", "none", 2))["seconds"] > 1000
+
+
+def test_a_checkpoint_with_code_in_it_is_set_aside_unrun(tmp_path, capsys):
+    folder = tmp_path / "checkpoints"
+    folder.mkdir()
+    torch.save({"epoch": 1, "state_dict": {}, "payload": Path("x")}, folder / "last.ckpt")  # a pickled object
+    assert resume_point(folder) is None
+    assert "last.ckpt: does not load" in capsys.readouterr().out and not (folder / "last.ckpt").exists()
+
+
+@pytest.mark.parametrize("extra, says", [
+    (("--accelerator", "tpu"), "--accelerator tpu"),
+    (("--devices", "abc"), "--devices abc"),
+    (("--model-kwargs", '{"bogus": 1}'), "model_kwargs: .*bogus"),
+])
+def test_bad_hardware_and_model_options_are_one_line(data, tmp_path, capsys, extra, says):
+    argv = [str(a) for a in _train_argv(data, tmp_path, "--epochs", "1")]
+    i = argv.index(extra[0])
+    argv[i + 1] = extra[1]
+    with pytest.raises(SystemExit) as exit_:
+        run(lambda: train_main(argv))
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and err.count("\n") == 1 and err.startswith("error: ")
+    assert __import__("re").search(says, err), err
+
+
+def test_an_out_under_a_file_and_unreadable_records_are_one_line_naming_the_file(data, tmp_path, capsys):
+    (tmp_path / "file").write_text("")
+    with pytest.raises(SystemExit) as exit_:
+        run(lambda: train_main([str(a) for a in _train_argv(data, tmp_path / "file" / "run", "--epochs", "1")]))
+    assert exit_.value.code == 2 and str(tmp_path / "file") in capsys.readouterr().err
+    train(_args(data, tmp_path / "run", "dws", "none", 1))
+    for record in ("run.json", RESULT):
+        saved = (tmp_path / "run" / record).read_text()
+        (tmp_path / "run" / record).write_text("")
+        with pytest.raises(ValueError, match=rf"{tmp_path / 'run' / record}: unreadable run record"):
+            train(_args(data, tmp_path / "run", "dws", "none", 1))
+        (tmp_path / "run" / record).write_text(saved)
