@@ -7,7 +7,7 @@ already there and verified, so a killed build resumes and ends with exactly the 
 uninterrupted build writes.
 
 Splits (recorded in the manifest): the validation split is a fixed random subset (seed
-``SPLIT_SEED``) of the official training split, ``VAL_FRACTION`` of it (Fashion-MNIST: 5K of 60K,
+``SPLIT_SEED``, class by class for shapes) of the official training split, ``VAL_FRACTION`` of it (Fashion-MNIST: 5K of 60K,
 scaled alike for subsets and ``limit``; ModelNet: 10%); test is the official test split. Training
 objects get ``views`` INRs (views ``0..views-1``), validation and test objects view 0 only.
 
@@ -75,6 +75,7 @@ DATASETS = {
     "modelnet40": ("off", None),
 }
 VAL_FRACTION = {"fmnist": 5000 / 60000, "mnist": 5000 / 60000, "npz": 0.1, "off": 0.1}
+STRATIFIED = ("npz", "off")  # kinds whose validation split is cut class by class
 DEFAULT_SHARD_SIZE = {"image": 4096, "shape": 256}
 
 
@@ -145,11 +146,21 @@ class _Source:
 
 
 def make_splits(source: _Source) -> dict[str, dict]:
+    """Train, validation (cut from the official training split, seeded) and the official test split.
+    Shapes are cut class by class (`STRATIFIED`): their classes are small and unequal (ModelNet10's
+    smallest has 106 training shapes), so a plain random cut would leave the validation accuracy of
+    the rare classes to chance."""
     n = source.count["train"]
-    n_val = int(round(n * VAL_FRACTION[source.kind]))
-    perm = np.random.default_rng(SPLIT_SEED).permutation(n)
-    return {"train": {"source_split": "train", "objects": np.sort(perm[n_val:]).tolist()},
-            "val": {"source_split": "train", "objects": np.sort(perm[:n_val]).tolist()},
+    rng = np.random.default_rng(SPLIT_SEED)
+    if source.kind in STRATIFIED:
+        labels = source.labels("train")
+        val = np.concatenate([rng.permutation(np.flatnonzero(labels == c))[:int(round((labels == c).sum()
+                              * VAL_FRACTION[source.kind]))] for c in np.unique(labels)])
+    else:
+        val = rng.permutation(n)[:int(round(n * VAL_FRACTION[source.kind]))]
+    train = np.setdiff1d(np.arange(n), val)
+    return {"train": {"source_split": "train", "objects": train.tolist()},
+            "val": {"source_split": "train", "objects": np.sort(val).tolist()},
             "test": {"source_split": "test", "objects": list(range(source.count["test"]))}}
 
 

@@ -222,3 +222,15 @@ def test_parts_in_concurrent_processes(reference, tmp_path):
     for p in procs:
         assert p.wait(timeout=300) == 0, p.stderr.read().decode()
     assert files(tmp_path) == files(ref)
+
+
+@pytest.mark.skipif(not NPZ.exists(), reason="../shared/data/modelnet10_pointclouds.npz not present")
+def test_shape_validation_splits_are_cut_class_by_class():
+    from nngraph.datasets.build import _Source, make_splits
+    source = _Source("modelnet10", NPZ, None)
+    splits = make_splits(source)
+    labels = source.labels("train")
+    val, train = labels[splits["val"]["objects"]], labels[splits["train"]["objects"]]
+    per_class = np.bincount(labels, minlength=10)
+    assert np.array_equal(np.bincount(val, minlength=10), np.round(per_class * 0.1).astype(int))
+    assert len(val) == 399 and len(train) == 3592 and not set(splits["val"]["objects"]) & set(splits["train"]["objects"])
