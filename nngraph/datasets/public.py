@@ -11,6 +11,12 @@ is tried by its trailing components (``/home/x/data/mnist/train/3/17.pth`` as
 view in a path component: ``view_level`` says which (1: the file's folder, ``.../<view>/<file>``;
 2: the one above, ``.../<view>/<x>/<file>``); the object is the path without it.
 
+Export writes ``inrs.json`` beside ``splits.json``: what the state dicts alone do not say (activation,
+``w0``, the constant added to the output, class names, where the view lies in a path), so import
+gives back the same functions; without it import says which defaults it assumed. The export's
+layout is what the public loaders read unmodified: every listed path starts with the export
+folder's name, and the view is the third component from the end.
+
 Files are read with ``torch.load(..., weights_only=True)`` only: no pickled code runs.
 """
 from __future__ import annotations
@@ -28,6 +34,10 @@ from .fitting import split_flat
 from .shards import layer_stats, load_shard, read_manifest, write_manifest, write_shard
 
 SPLITS = ("train", "val", "test")
+INFO = "inrs.json"  # beside splits.json: what import needs besides the state dicts
+MAX_LABEL = 100_000  # labels at or above are refused: a typo or a corrupt file, not a class
+# Import's assumptions where an export carries no INFO: the public INR datasets' SIRENs.
+DEFAULTS = {"activation": "sine", "w0": 30.0, "output_offset": 0.5}
 
 
 def resolve(entry: str, folder: Path) -> Path:
@@ -53,9 +63,12 @@ def read_inr(path: Path) -> tuple[torch.Tensor, int, tuple[int, ...]]:
     state = dict(state)
     label = state.pop("label")
     if isinstance(label, torch.Tensor):
-        label = label.item() if label.numel() == 1 else None
-    if not isinstance(label, int) or isinstance(label, bool) or label < 0:
-        raise ValueError(f"{path}: label must be a non-negative integer, got {label!r}")
+        label = label.item() if label.numel() == 1 and not label.is_floating_point() else None
+    if not isinstance(label, int) or isinstance(label, bool) or not 0 <= label < MAX_LABEL:
+        raise ValueError(f"{path}: label must be an integer in 0..{MAX_LABEL - 1}, got {label!r}")
+    for key, value in state.items():  # a silent cast would change the network
+        if isinstance(value, torch.Tensor) and (not value.is_floating_point() or value.is_complex()):
+            raise ValueError(f"{path}: {key!r} is {value.dtype}, expected real floating-point weights")
     try:
         weights, biases = params_from_state_dict(state)
         check_params(weights, biases)  # the layers chain, the values are finite
@@ -75,14 +88,33 @@ def _object_and_view(path: Path, view_level: int | None) -> tuple[str, int]:
     return str(Path(*parts[:-1 - view_level], *parts[len(parts) - view_level:])), int(parts[-1 - view_level])
 
 
-def import_splits(splits_json: str | Path, out: str | Path, output_offset: float = 0.5, w0: float = 30.0,
-                  num_classes: int | None = None, view_level: int | None = None, shard_size: int = 4096) -> dict:
+def read_info(splits_json: Path) -> dict | None:
+    """The export's `INFO` file beside ``splits_json``, or None if there is none."""
+    path = splits_json.parent / INFO
+    if not path.is_file():
+        return None
+    try:
+        info = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ValueError(f"{path}: unreadable ({type(e).__name__}: {e})") from None
+    if not isinstance(info, dict) or info.get("format") != "nngraph-inr-export":
+        raise ValueError(f"{path}: not an INR export description")
+    return info
+
+
+def import_splits(splits_json: str | Path, out: str | Path, output_offset: float | None = None, w0: float | None = None,
+                  num_classes: int | None = None, view_level: int | None = None, shard_size: int = 4096,
+                  activation: str | None = None, say=print) -> dict:
     """Convert a ``splits.json`` tree into shards and a manifest in ``out``; returns the manifest.
 
-    ``output_offset``: the constant the INRs add to their output (0.5 in the public datasets);
-    ``num_classes``: default one more than the largest label; ``view_level``: the path component
-    holding the view (see the module docstring; None: one view per object). The per-layer
-    statistics are computed from the imported training INRs (a shipped ``statistics.pth`` is not read).
+    ``activation``, ``w0``, ``output_offset`` (the constant the INRs add to their output),
+    ``view_level`` (the path component holding the view; see the module docstring) and the class
+    names come from the export's `INFO` file where there is one; otherwise, or for those not given,
+    the public datasets' `DEFAULTS` (one line through ``say`` lists what was assumed).
+    ``num_classes``: default the class names' count, else one more than the largest label. The
+    per-layer statistics are computed from the imported training INRs (a shipped ``statistics.pth``
+    is not read). Refused: a file listed twice (by resolved path), the same INR in two splits,
+    labels outside ``0..num_classes - 1``, weights that are not real floating point.
     """
     splits_json = Path(splits_json)
     try:
@@ -91,6 +123,15 @@ def import_splits(splits_json: str | Path, out: str | Path, output_offset: float
         raise ValueError(f"{splits_json}: unreadable splits file ({type(e).__name__}: {e})") from None
     if not isinstance(listing, dict) or any(not isinstance(listing.get(s), list) for s in SPLITS):
         raise ValueError(f"{splits_json}: expected an object with 'train', 'val' and 'test' lists of paths")
+    info = read_info(splits_json) or {}
+    given = {"activation": activation, "w0": w0, "output_offset": output_offset}
+    settings = {k: v if v is not None else info.get(k, DEFAULTS[k]) for k, v in given.items()}
+    assumed = [f"{k}={DEFAULTS[k]}" for k, v in given.items() if v is None and k not in info]
+    if assumed:
+        say(f"{splits_json}: no {INFO} beside it says otherwise, so assumed {', '.join(assumed)} (the public "
+            "datasets' SIRENs); pass them to change that")
+    view_level = view_level if view_level is not None else info.get("view_level")
+    classes = info.get("classes")
     if view_level is not None and not (isinstance(view_level, int) and view_level >= 1):
         raise ValueError(f"view_level: expected a positive integer or None, got {view_level!r}")
     if not (isinstance(shard_size, int) and shard_size >= 1):
@@ -98,11 +139,22 @@ def import_splits(splits_json: str | Path, out: str | Path, output_offset: float
     folder, out = splits_json.parent, Path(out)
     sizes_seen = None
     read: dict[str, tuple] = {}
+    files: dict[Path, str] = {}  # resolved path -> its entry
+    contents: dict[bytes, tuple[str, Path]] = {}  # parameter digest -> (split, path)
     for split in SPLITS:
         rows: dict[str, dict[int, tuple]] = {}  # object -> view -> (params, label)
         for entry in listing[split]:
             path = resolve(str(entry), folder)
+            real = path.resolve()
+            if real in files:
+                raise ValueError(f"{splits_json}: {entry!r} and {files[real]!r} are the same file")
+            files[real] = str(entry)
             flat, label, sizes = read_inr(path)
+            digest = hashlib.sha256(flat.numpy().tobytes()).digest()
+            if digest in contents and contents[digest][0] != split:
+                raise ValueError(f"{splits_json}: {path} ({split}) and {contents[digest][1]} ({contents[digest][0]}) "
+                                 "hold the same INR: the splits would leak into each other")
+            contents.setdefault(digest, (split, path))
             if sizes_seen is None:
                 sizes_seen, first = sizes, path
             elif sizes != sizes_seen:
@@ -115,12 +167,17 @@ def import_splits(splits_json: str | Path, out: str | Path, output_offset: float
         read[split] = rows
     if sizes_seen is None:
         raise ValueError(f"{splits_json}: lists no INRs")
-    spec = NetworkSpec(sizes_seen, "sine", w0, output_offset)
-    out.mkdir(parents=True, exist_ok=True)
+    spec = NetworkSpec(sizes_seen, settings["activation"], settings["w0"], settings["output_offset"])
     labels_max = max(v[1] for rows in read.values() for views in rows.values() for v in views.values())
-    num_classes = labels_max + 1 if num_classes is None else num_classes
+    if num_classes is None:
+        num_classes = len(classes) if classes else labels_max + 1
     if labels_max >= num_classes:
         raise ValueError(f"num_classes: {num_classes}, but a label is {labels_max}")
+    if classes is not None and len(classes) != num_classes:
+        raise ValueError(f"num_classes: {num_classes}, but {splits_json.parent / INFO} names {len(classes)} classes")
+    out.mkdir(parents=True, exist_ok=True)
+    source = hashlib.sha256(json.dumps(listing, sort_keys=True).encode()).hexdigest()
+    config_id = f"imported-{source[:16]}"
 
     shards, views_of = [], {}
     for split in SPLITS:
@@ -143,24 +200,26 @@ def import_splits(splits_json: str | Path, out: str | Path, output_offset: float
                        "psnr": torch.full((n,), float("nan")), "loss": torch.full((n,), float("nan"))}
             unit = {"file": f"{split}-{k:05d}.safetensors", "split": split, "start": start,
                     "stop": start + len(block), "views": V}
-            digest = write_shard(out / unit["file"], tensors, {"config_id": "imported", "unit": unit,
+            digest = write_shard(out / unit["file"], tensors, {"config_id": config_id, "unit": unit,
                                                                "spec": spec.to_dict()})
             shards.append({**unit, "rows": n, "sha256": digest})
-    source = hashlib.sha256(json.dumps(listing, sort_keys=True).encode()).hexdigest()
-    manifest = {"format": "nngraph-inr-dataset", "version": 1, "complete": True, "config_id": f"imported-{source[:16]}",
+    manifest = {"format": "nngraph-inr-dataset", "version": 1, "complete": True, "config_id": config_id,
                 "dataset": f"imported:{splits_json}", "source": {"kind": "splits.json", "sha256": source},
                 "spec": spec.to_dict(), "views": views_of,
                 "splits": {s: {"count": len(read[s]), "objects": sorted(read[s])} for s in SPLITS},
-                "classes": [str(c) for c in range(num_classes)], "num_classes": num_classes, "shards": shards,
+                "classes": list(classes) if classes else [str(c) for c in range(num_classes)],
+                "num_classes": num_classes, "shards": shards,
                 "stats": layer_stats(spec, [out / e["file"] for e in shards if e["split"] == "train"])}
     write_manifest(out, manifest)
     return manifest
 
 
 def export_splits(root: str | Path, out: str | Path) -> Path:
-    """Write an INR dataset of this library in the public layout: ``out/<split>/<view>/<object>.pth``
-    (state dict ``seq.<k>.weight``, ``seq.<k>.bias`` and ``label``; read it back with
-    ``view_level=1``) and ``out/splits.json`` with paths relative to it. Returns the ``splits.json`` path."""
+    """Write an INR dataset of this library in the public layout, as the public loaders read it:
+    ``out/<view>/<split>_<object>/inr.pth`` (a state dict ``seq.<k>.weight``, ``seq.<k>.bias`` and
+    ``label``), ``out/splits.json`` listing them as ``<out's name>/<view>/<split>_<object>/inr.pth``,
+    and ``out/inrs.json`` (`INFO`: spec, class names, ``view_level`` 2) for import. Returns the
+    ``splits.json`` path."""
     root, out = Path(root), Path(out)
     manifest = read_manifest(root)
     spec = NetworkSpec.from_dict(manifest["spec"])
@@ -171,13 +230,16 @@ def export_splits(root: str | Path, out: str | Path) -> Path:
             rows = load_shard(root / e["file"], keys=("params", "label", "object", "view"))
             weights, biases = split_flat(spec, rows["params"])
             for i in range(len(rows["label"])):
-                rel = Path(split) / str(int(rows["view"][i])) / f"{int(rows['object'][i])}.pth"
+                rel = Path(str(int(rows["view"][i]))) / f"{split}_{int(rows['object'][i])}" / "inr.pth"
                 state = {f"seq.{l}.{kind}": t[i].clone() for l, (w, b) in enumerate(zip(weights, biases))
                          for kind, t in (("weight", w), ("bias", b))}
                 state["label"] = int(rows["label"][i])
                 (out / rel).parent.mkdir(parents=True, exist_ok=True)
                 torch.save(state, out / rel)
-                listing[split].append(str(rel))
+                listing[split].append(f"{out.name}/{rel.as_posix()}")
+    info = {"format": "nngraph-inr-export", "version": 1, **{k: v for k, v in spec.to_dict().items()},
+            "classes": list(manifest["classes"]), "num_classes": int(manifest["num_classes"]), "view_level": 2}
+    (out / INFO).write_text(json.dumps(info, indent=1))
     path = out / "splits.json"
     path.write_text(json.dumps(listing, indent=1))
     return path

@@ -1,6 +1,7 @@
 import json
 import os
 import pickle
+from pathlib import Path
 
 import pytest
 import torch
@@ -9,6 +10,7 @@ import nngraph
 from nngraph.datasets.public import export_splits, import_splits
 
 SPEC = nngraph.NetworkSpec((2, 6, 5, 1))
+SUBSET = Path(__file__).resolve().parents[3] / "experiments" / "data" / "fashion-mnist-subset"
 
 
 def save_inr(path, label, seed, spec=SPEC):
@@ -49,7 +51,7 @@ def test_views_come_from_a_path_component_and_round_trip_through_export(tmp_path
     two = nngraph.INRDataset(tmp_path / "out", "train", views=2)
     assert len(two) == 8 and len(nngraph.INRDataset(tmp_path / "out", "train")) == 4
     exported = export_splits(tmp_path / "out", tmp_path / "exported")
-    back = import_splits(exported, tmp_path / "again", view_level=1)
+    back = import_splits(exported, tmp_path / "again")  # its inrs.json gives the view level
     again = nngraph.INRDataset(tmp_path / "again", "train", views=2)
     assert back["views"] == m["views"] and torch.equal(again.params(), two.params())
     assert torch.equal(again.labels, two.labels)
@@ -91,4 +93,83 @@ def test_bad_files_and_listings(tmp_path):
         import_splits(root / "splits.json", tmp_path / "out")
     (root / "splits.json").write_text(json.dumps({"train": []}))
     with pytest.raises(ValueError, match="'train', 'val' and 'test'"):
+        import_splits(root / "splits.json", tmp_path / "out")
+
+
+def _exported(tmp_path, offset=0.0):
+    """A fitted dataset of INRs without an output offset (the `siren` recipe), exported."""
+    data = tmp_path / "data"
+    nngraph.build_inr_dataset("fmnist-subset", data, root=SUBSET, limit=12, steps=2, views=2, init="siren",
+                              progress=False)
+    return data, export_splits(data, tmp_path / "export")
+
+
+def reference_change_root(path: str, dataset_dir: Path) -> Path:
+    """The public INR loaders' path rewrite, from its description: the listed path must contain the
+    name of the folder holding splits.json; what follows that name is joined to that folder."""
+    parts = path.split("/")
+    return dataset_dir.joinpath(*parts[parts.index(dataset_dir.name) + 1:])  # ValueError if the name is absent
+
+
+def reference_view(path: str) -> str:
+    return path.split("/")[-3]  # the reference trainer's view of an INR
+
+
+def test_the_export_is_what_the_reference_loaders_read_unmodified(tmp_path):
+    data, splits = _exported(tmp_path)
+    listing = json.loads(splits.read_text())
+    for split in ("train", "val", "test"):
+        paths = [reference_change_root(p, splits.parent) for p in listing[split]]
+        assert all(p.is_file() for p in paths) and len(paths) == len(nngraph.INRDataset(data, split, views=2))
+        views = [reference_view(p) for p in listing[split]]
+        # its test and validation select view 0: every INR of those splits
+        assert views.count("0") == len(nngraph.INRDataset(data, split))
+    assert sorted({reference_view(p) for p in listing["train"]}) == ["0", "1"]
+    state = torch.load(reference_change_root(listing["train"][0], splits.parent), weights_only=True)
+    assert set(state) == {"seq.0.weight", "seq.0.bias", "seq.1.weight", "seq.1.bias", "seq.2.weight", "seq.2.bias",
+                          "label"}
+
+
+def test_export_then_import_keeps_the_function_and_the_class_names(tmp_path, capsys):
+    data, splits = _exported(tmp_path)
+    m = import_splits(splits, tmp_path / "back")
+    assert "assumed" not in capsys.readouterr().out  # inrs.json said everything
+    original = nngraph.INRDataset(data, "train", views=2)
+    back = nngraph.INRDataset(tmp_path / "back", "train", views=2)
+    assert back.spec == original.spec and back.spec.output_offset == 0.0  # not the public datasets' 0.5
+    assert m["classes"] == original.classes and m["classes"][0] == "T-shirt/top"
+    assert m["views"] == {"train": 2, "val": 1, "test": 1}
+    order = lambda ds: sorted(range(len(ds)), key=lambda i: ds.params()[i].tolist())  # noqa: E731
+    assert torch.equal(back.params()[order(back)], original.params()[order(original)])
+    (splits.parent / "inrs.json").unlink()  # an export without its description: defaults, said aloud
+    again = import_splits(splits, tmp_path / "again", view_level=2)
+    out = capsys.readouterr().out
+    assert "assumed activation=sine, w0=30.0, output_offset=0.5" in out and again["spec"]["output_offset"] == 0.5
+
+
+def test_labels_files_and_contents_are_checked_at_the_boundary(tmp_path):
+    root, _ = tree(tmp_path)
+    listing = json.loads((root / "splits.json").read_text())
+    for label, says in ((3_000_000, r"label must be an integer in 0\.\.99999"), (10 ** 12, "label must be"),
+                        (torch.tensor(1.5), "label must be")):
+        save_inr(root / "inrs/val/0.pth", label, 1)
+        with pytest.raises(ValueError, match=says):
+            import_splits(root / "splits.json", tmp_path / "out")
+    save_inr(root / "inrs/val/0.pth", 0, 1)
+    state = torch.load(root / "inrs/val/1.pth", weights_only=True)
+    for dtype in (torch.complex64, torch.int64):
+        torch.save({**state, "seq.0.weight": state["seq.0.weight"].to(dtype)}, root / "inrs/val/1.pth")
+        with pytest.raises(ValueError, match=rf"'seq.0.weight' is {dtype}, expected real floating-point"):
+            import_splits(root / "splits.json", tmp_path / "out")
+    torch.save(state, root / "inrs/val/1.pth")
+    with pytest.raises(ValueError, match="num_classes: 2, but a label is 2"):
+        import_splits(root / "splits.json", tmp_path / "out", num_classes=2)
+    (root / "inrs" / "sub").mkdir()
+    twice = {**listing, "train": listing["train"] + ["/home/someone/data/inrs/sub/../train/0.pth"]}
+    (root / "splits.json").write_text(json.dumps(twice))
+    with pytest.raises(ValueError, match="are the same file"):
+        import_splits(root / "splits.json", tmp_path / "out")
+    (root / "inrs/test/0.pth").write_bytes((root / "inrs/train/1.pth").read_bytes())  # a training INR in test
+    (root / "splits.json").write_text(json.dumps(listing))
+    with pytest.raises(ValueError, match=r"test/0\.pth \(test\) and .*train/1\.pth \(train\) hold the same INR"):
         import_splits(root / "splits.json", tmp_path / "out")
