@@ -91,3 +91,18 @@ def run(main: Callable[[], object]) -> None:
     except FloatingPointError as e:
         sys.stderr.write(f"error: {e}\n")
         sys.exit(1)
+
+
+def torch_device(text: str):
+    """A torch device that exists here (``cpu``, ``cuda``, ``cuda:1``)."""
+    import torch
+
+    try:
+        dev = torch.device(text)
+    except RuntimeError:
+        raise argparse.ArgumentTypeError(f"expected a device such as cpu or cuda, got {text!r}") from None
+    if dev.type == "cuda" and not (torch.cuda.is_available() and (dev.index or 0) < torch.cuda.device_count()):
+        raise argparse.ArgumentTypeError(f"{text!r}: no such CUDA device here")
+    if dev.type not in ("cpu", "cuda"):
+        raise argparse.ArgumentTypeError(f"expected cpu or cuda, got {text!r}")
+    return str(dev)

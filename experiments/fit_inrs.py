@@ -18,7 +18,7 @@ import nngraph
 from nngraph.datasets.build import DATASETS, DEFAULT_INIT
 from nngraph.siren import INITS
 
-from .cli import Parser, non_negative_int, positive_int, run
+from .cli import Parser, torch_device, non_negative_int, positive_int, run
 
 
 REPO = Path(__file__).resolve().parents[1]
@@ -56,7 +56,7 @@ def main(argv=None) -> dict:
     p.add_argument("--init", choices=INITS, default=DEFAULT_INIT,
                    help="INR initialisation: reference (the public INR datasets'), zero_bias or siren (default: %(default)s)")
     p.add_argument("--seed", type=non_negative_int, default=0)
-    p.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available)")
+    p.add_argument("--device", type=torch_device, default=None, help="cpu or cuda (default: cuda if available)")
     p.add_argument("--batch-size", type=positive_int, default=None, help="INRs fitted at once")
     p.add_argument("--shard-size", type=positive_int, default=None, help="INRs per shard")
     p.add_argument("--sdf-points", type=positive_int, default=None, help="SDF samples per shape (default 250000)")

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import torch
 
-from .cli import Parser, non_negative_int, positive_int, run
+from .cli import Parser, torch_device, non_negative_int, positive_int, run
 from .cpu import keep_freed_memory
 from .figure_curves import plot
 from .fit_inrs import build as build_inrs
@@ -84,7 +84,7 @@ def main(argv=None):
                     help="where the whole Table 1 on this protocol is written (fmnist.md, fmnist.csv)")
     ap.add_argument("--epochs", type=positive_int, nargs=2, default=[60, 20], metavar=("ONE_VIEW", "TEN_VIEWS"))
     ap.add_argument("--threads", type=positive_int, default=1)
-    ap.add_argument("--device", default=None, help="device for fitting (default: cuda if available)")
+    ap.add_argument("--device", type=torch_device, default=None, help="device for fitting (default: cuda if available)")
     ap.add_argument("--fit-only", action="store_true", help="fit the two INR datasets and stop")
     ap.add_argument("--aggregate-only", action="store_true", help="rewrite the tables from finished runs")
     args = ap.parse_args(argv)

@@ -17,7 +17,7 @@ import torch
 
 import augment
 
-from .cli import Parser, non_negative_int, positive_int, run
+from .cli import Parser, torch_device, non_negative_int, positive_int, run
 from .cpu import keep_freed_memory
 from .figure_curves import plot
 from .fit_inrs import build as build_inrs
@@ -35,7 +35,7 @@ def main(argv=None):
     ap.add_argument("--augment", default=AUGMENTED, help="the augmentation set against none (default: %(default)s)")
     ap.add_argument("--preset", default="small", choices=sorted(PRESETS), help="model size (experiments.presets): small takes seconds per epoch on a CPU")
     ap.add_argument("--seed", type=non_negative_int, default=0)
-    ap.add_argument("--device", default=None, help="device for fitting (default: cuda if available)")
+    ap.add_argument("--device", type=torch_device, default=None, help="device for fitting (default: cuda if available)")
     args = ap.parse_args(argv)
     augment.build(args.augment, num_classes=10)  # a bad name fails now, not after the fitting
     torch.set_float32_matmul_precision("high")

@@ -78,3 +78,10 @@ def test_main_checks_its_options_before_fitting(tmp_path, capsys, argv, says):
     with pytest.raises(SystemExit) as exit_:
         run(lambda: main_job.main(argv + ["--out", str(tmp_path)]))
     assert exit_.value.code == 2 and says in capsys.readouterr().err and not (tmp_path / "inrs").exists()
+
+
+@pytest.mark.parametrize("bad", ["bogus", "tpu", "cuda:7"])
+def test_fit_inrs_device_is_checked_where_it_enters(tmp_path, capsys, bad):
+    with pytest.raises(SystemExit) as exit_:
+        fit_inrs.main(["--device", bad, "--out", str(tmp_path / "out")])
+    assert exit_.value.code == 2 and "--device" in capsys.readouterr().err and not (tmp_path / "out").exists()
