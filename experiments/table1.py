@@ -99,18 +99,21 @@ def _cell(values: list[float] | None) -> str:
 
 
 def write_tables(acc: dict, out: Path, dataset: str, views: list[int], models: list[str], note: str = "",
-                 rows: list[tuple[str, str]] = ROWS, name: str = "table1") -> str:
+                 rows: list[tuple[str, str]] = ROWS, name: str = "table1", paper_dataset: str | None = None) -> str:
     """Write ``<name>.md`` and ``<name>.csv`` in the layout of the paper's Table 1 (``rows``: (label,
-    augmentation) pairs); returns the markdown."""
+    augmentation) pairs), the paper's column ``paper_dataset`` (default ``dataset``) beside; returns
+    the markdown."""
     paper = load_paper()
+    paper_dataset = paper_dataset or dataset
+    theirs_label = "paper" if paper_dataset == dataset else f"paper, {paper_dataset}"
     header = ["Augmentation", "Model"] + [f"{v} view{'s' if v > 1 else ''} (ours)" for v in views] \
-        + [f"{v} view{'s' if v > 1 else ''} (paper)" for v in views]
+        + [f"{v} view{'s' if v > 1 else ''} ({theirs_label})" for v in views]
     lines = [f"| {' | '.join(header)} |", "|" + "---|" * len(header)]
     rows_csv = []
     for model in models:
         for label, augmentation in rows:
             ours = [acc.get((augmentation, model, v)) for v in views]
-            theirs = [paper.get((label, MODEL_LABEL[model], dataset, v)) for v in views]
+            theirs = [paper.get((label, MODEL_LABEL[model], paper_dataset, v)) for v in views]
             cells = [_cell(o) for o in ours] + [f"{p[0]:.2f} ± {p[1]:.2f}" if p else "—" for p in theirs]
             lines.append(f"| {label} | {MODEL_LABEL[model]} | " + " | ".join(cells) + " |")
             for v, o, p in zip(views, ours, theirs):
@@ -159,7 +162,10 @@ def main(argv=None):
     ap = Parser(description=__doc__,
                                  parents=[train_parser()], conflict_handler="resolve")
     ap.add_argument("--out", required=True, help="results directory")
-    ap.add_argument("--dataset-name", default="fmnist", help="which paper column to compare with (fmnist, modelnet40)")
+    ap.add_argument("--dataset-name", default="fmnist", help="the dataset's name in the table (e.g. fmnist, modelnet10)")
+    ap.add_argument("--paper-column", default=None,
+                    help="the paper's column to set beside (fmnist, modelnet40; default: --dataset-name)")
+    ap.add_argument("--table-name", default="table1", help="the table's file names: <out>/<name>.md and .csv")
     ap.add_argument("--views", type=positive_int, nargs="+", default=[1, 10])
     ap.add_argument("--seeds", type=non_negative_int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--models", nargs="+", choices=sorted(MODEL_LABEL), default=["dws", "rt"])
@@ -174,7 +180,8 @@ def main(argv=None):
     ap.add_argument("--note", default="", help="text written above the table (what was run)")
     args = ap.parse_args(argv)
     out = Path(args.out)
-    epochs = args.epochs or [PAPER_EPOCHS.get(args.dataset_name, {}).get(v, 100) for v in args.views]
+    column = args.paper_column or args.dataset_name
+    epochs = args.epochs or [PAPER_EPOCHS.get(column, {}).get(v, 100) for v in args.views]
     if len(epochs) != len(args.views):
         raise ValueError(f"--epochs: expected one value per --views entry ({len(args.views)}), got {len(epochs)}")
     runs = [argparse.Namespace(**{**vars(args), "augment": name, "model": model, "views": v, "epochs": ep,
@@ -195,7 +202,10 @@ def main(argv=None):
                 _report(r, train(r))
         else:
             _run_parallel(todo, args.jobs)
-    print(write_tables(aggregate(runs, ids), out, args.dataset_name, args.views, args.models, args.note))
+    labels = dict((name, label) for label, name in ROWS)
+    rows = [(labels.get(name, name), name) for name in args.augmentations]  # a combination is labelled by its name
+    print(write_tables(aggregate(runs, ids), out, args.dataset_name, args.views, args.models, args.note, rows,
+                       args.table_name, column))
 
 
 if __name__ == "__main__":
