@@ -12,6 +12,7 @@ from torch_geometric.data import Data
 from torch_geometric.transforms import BaseTransform
 
 from nngraph import NetworkSpec, num_graphs, spec_of
+from nngraph.normalize import check_raw
 
 Draw = Union[torch.Tensor, list[torch.Tensor]]  # one tensor, or one per hidden layer; leading dim B
 
@@ -24,6 +25,7 @@ class WeightSpaceTransform(BaseTransform):
     """
 
     activation: str | None = None
+    raw_weights = True  # acts on the network's own weights: refuses a normalised graph
     _args: tuple[str, ...] = ()
 
     def forward(self, data: Data) -> Data:
@@ -40,6 +42,8 @@ class WeightSpaceTransform(BaseTransform):
     def check(self, g: Data) -> tuple[NetworkSpec, int]:
         """The graph's spec and number of graphs; ValueError on a spec this transform cannot take."""
         spec = spec_of(g)
+        if self.raw_weights:
+            check_raw(g, type(self).__name__)
         if self.activation is not None and spec.activation != self.activation:
             raise ValueError(f"{type(self).__name__}: expected a network with {self.activation} activations "
                              f"(the symmetry it uses holds only there), got {spec}")

@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from torch_geometric.data import Batch, Data
 from torch_geometric.transforms import BaseTransform
 
+from nngraph.normalize import check_raw
 from nngraph import collate, flat_params, num_graphs, permute, spec_of, with_flat_params
 
 from .base import uniform
@@ -111,6 +112,8 @@ class Mixup(BaseTransform):
         """``partner`` prepared for interpolation with ``g`` according to ``self.alignment``."""
         if self.alignment == "permutation":
             return permute(partner, RandomPermutation().sample(partner))
+        if self.alignment == "signed_weight_matching":  # sign flips do not commute with a mean shift
+            check_raw(g, "Mixup(alignment='signed_weight_matching')")
         if self.alignment in ("weight_matching", "signed_weight_matching"):
             return weight_matching(g, partner, signed=self.alignment == "signed_weight_matching", max_iter=self.max_iter,
                                    solver=self.solver)

@@ -12,7 +12,9 @@ from .base import WeightSpaceTransform, check_layer_draws, uniform
 class RandomPermutation(WeightSpaceTransform):
     r"""Permutes the neurons of every hidden layer at random, independently per graph and layer
     (via `nngraph.permute`): new neuron ``i`` of hidden layer ``h`` is old neuron ``perms[h][:, i]``.
-    Any activation."""
+    Any activation; a normalised graph too (per-layer standardisation commutes with relabelling)."""
+
+    raw_weights = False
 
     def sample(self, g: Data, generator: torch.Generator | None = None) -> list[torch.Tensor]:
         """Permutations ``[B, n_h]`` per hidden layer."""

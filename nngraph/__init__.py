@@ -13,10 +13,10 @@ __all__ = [
     "to_batch", "to_graph", "to_module", "to_params", "flat_params", "layer_views", "num_graphs",
     "with_flat_params", "with_layers", "DataLoader", "collate", "invert", "permute", "random_perms", "to_networkx",
 ]
-from .normalize import Normalize
+from .normalize import Normalize, is_normalized
 # The INR data pipeline lives in `nngraph.datasets` (it builds on the core above, never the reverse);
 # its public names are importable from here too.
 from .datasets import FitResult, INRDataset, build_inr_dataset, coordinate_grid, fit_inrs, render_image, render_sdf
 
-__all__ += ["Normalize", "FitResult", "fit_inrs", "build_inr_dataset", "INRDataset", "coordinate_grid",
+__all__ += ["Normalize", "is_normalized", "FitResult", "fit_inrs", "build_inr_dataset", "INRDataset", "coordinate_grid",
             "render_image", "render_sdf"]

@@ -19,6 +19,7 @@ from torch_geometric.data import Batch, Data
 
 from .spec import NetworkSpec
 from .siren import Siren, SirenLayer
+from .normalize import check_raw
 from .views import layer_views, spec_of
 
 Params = tuple[list[torch.Tensor], list[torch.Tensor]]
@@ -232,12 +233,14 @@ def to_params(g: Data) -> Params:
     """Weights ``[out, in]`` and biases ``[out]`` of a single graph, in torch layout."""
     if isinstance(g, Batch):
         raise ValueError("to_params: expected a single graph, got a Batch; use nngraph.layer_views")
+    check_raw(g, "to_params")
     weights, biases = layer_views(g)
     return [w[0] for w in weights], [b[0] for b in biases]
 
 
 def to_module(g: Data) -> Siren:
     """A runnable `nngraph.Siren` computing the graph's function."""
+    check_raw(g, "to_module")
     spec = spec_of(g)
     weights, biases = to_params(g)
     net = Siren(spec).to(g.x.device)

@@ -1,13 +1,35 @@
-"""Per-layer standardisation of a network graph's weights and biases with training-set statistics."""
+"""Per-layer standardisation of a network graph's weights and biases with training-set statistics.
+
+A normalised graph says so (``g.normalized``, `is_normalized`): its weights are no longer a
+network's, so the transforms that rely on the raw weights (the symmetries, the input-space and
+generic augmentations), `nngraph.to_params` and `nngraph.to_module` refuse it, and `Normalize`
+refuses to run twice. Augment first, normalise last; `Normalize.inverse` gives the raw graph back."""
 from __future__ import annotations
 
 import torch
-from torch_geometric.data import Data
+from torch_geometric.data import Batch, Data
 from torch_geometric.transforms import BaseTransform
 
 from .views import num_graphs, spec_of
 
 _KEYS = ("weight_mean", "weight_std", "bias_mean", "bias_std")
+
+
+def is_normalized(g: Data) -> bool:
+    """Whether `Normalize` ran on ``g`` (a graph, or a batch of graphs any of which it ran on)."""
+    flag = getattr(g, "normalized", None)
+    if isinstance(flag, torch.Tensor):
+        return bool(flag.any())
+    if isinstance(flag, (list, tuple)):
+        return any(flag)
+    return bool(flag)
+
+
+def check_raw(g: Data, what: str) -> None:
+    """Refuse a normalised graph where ``what`` needs the network's own weights."""
+    if is_normalized(g):
+        raise ValueError(f"{what}: the graph is normalised, so its weights are not the network's; apply {what} "
+                         "before Normalize (augment first, normalise last) or undo it with Normalize.inverse")
 
 
 class Normalize(BaseTransform):
@@ -48,12 +70,27 @@ class Normalize(BaseTransform):
         return self._cache[key]
 
     def forward(self, data: Data) -> Data:
+        if is_normalized(data):
+            raise ValueError("Normalize: the graph is already normalised (Normalize ran twice)")
         spec, B = spec_of(data), num_graphs(data)
         w_mean, w_std, b_mean, b_std = self._vectors(spec, data.x.device)
         ea = data.edge_attr.reshape(B, spec.num_edges)
         x = data.x.reshape(B, spec.num_nodes)
         data.edge_attr = ((ea - w_mean) / w_std).reshape(-1, 1)
         data.x = ((x - b_mean) / b_std).reshape(-1, 1)
+        data.normalized = True
+        return data
+
+    def inverse(self, data: Data) -> Data:
+        """The raw graph of a graph (or one-spec batch) this normaliser normalised."""
+        if not is_normalized(data):
+            raise ValueError("Normalize.inverse: the graph is not normalised")
+        data = data.clone() if not isinstance(data, Batch) else data.__copy__()
+        spec, B = spec_of(data), num_graphs(data)
+        w_mean, w_std, b_mean, b_std = self._vectors(spec, data.x.device)
+        data.edge_attr = (data.edge_attr.reshape(B, spec.num_edges) * w_std + w_mean).reshape(-1, 1)
+        data.x = (data.x.reshape(B, spec.num_nodes) * b_std + b_mean).reshape(-1, 1)
+        del data.normalized
         return data
 
     def __repr__(self) -> str:
