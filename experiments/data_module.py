@@ -7,7 +7,7 @@ from pathlib import Path
 import lightning as L
 from torch.utils.data import DataLoader
 
-import augment
+from nngraph import augment
 import nngraph
 
 

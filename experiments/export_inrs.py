@@ -22,5 +22,10 @@ def main(argv=None) -> Path:
     return path
 
 
-if __name__ == "__main__":
+def cli():
+    """``nngraph-export``, the same as ``python -m nngraph.experiments.export_inrs``."""
     run(main)
+
+
+if __name__ == "__main__":
+    cli()

@@ -15,7 +15,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 
-import augment  # noqa: E402
+from nngraph import augment  # noqa: E402
 import nngraph  # noqa: E402
 
 from .cli import Parser, non_negative_int, run

@@ -48,7 +48,7 @@ def launch_part(rank: int | None, world_size: int | None) -> tuple[int, int]:
 def main(argv=None) -> dict:
     p = Parser(description=__doc__.split("\n\n")[0])
     p.add_argument("--dataset", default="fmnist-subset", choices=sorted(DATASETS))
-    p.add_argument("--out", default=None, help="output folder (default runs/inrs/<dataset>-v<views>)")
+    p.add_argument("--out", default=None, help="output folder (default ./runs/inrs/<dataset>-v<views>)")
     p.add_argument("--root", default=None, help="where the source data is (default: per dataset)")
     p.add_argument("--views", type=positive_int, default=1, help="INRs per training object (validation/test: 1)")
     p.add_argument("--limit", type=positive_int, default=None, help="only the first N objects of each official split")
@@ -72,7 +72,7 @@ def main(argv=None) -> dict:
     rank, world_size = launch_part(a.rank, a.world_size)
     import torch
     device = a.device or ("cuda" if torch.cuda.is_available() else "cpu")
-    out = a.out or REPO / "runs" / "inrs" / f"{a.dataset}-v{a.views}"
+    out = a.out or Path("runs") / "inrs" / f"{a.dataset}-v{a.views}"  # under the working folder, never the package's
     manifest = build(a.dataset, out, a.root, views=a.views, limit=a.limit, steps=a.steps, seed=a.seed,
                      device=device, batch_size=a.batch_size, shard_size=a.shard_size, sdf_points=a.sdf_points,
                      points_per_step=a.points_per_step, init=a.init, compile=a.compile, progress=not a.no_progress,
@@ -85,5 +85,10 @@ def main(argv=None) -> dict:
     return manifest
 
 
-if __name__ == "__main__":
+def cli():
+    """``nngraph-fit``, the same as ``python -m nngraph.experiments.fit_inrs``."""
     run(main)
+
+
+if __name__ == "__main__":
+    cli()

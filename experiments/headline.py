@@ -154,6 +154,11 @@ def _write(args) -> str:
     return md
 
 
-if __name__ == "__main__":
+def cli():
+    """``nngraph-headline``, the same as ``python -m nngraph.experiments.headline``."""
     keep_freed_memory()
     run(main)
+
+
+if __name__ == "__main__":
+    cli()

@@ -37,5 +37,10 @@ def main(argv=None) -> dict:
     return manifest
 
 
-if __name__ == "__main__":
+def cli():
+    """``nngraph-import``, the same as ``python -m nngraph.experiments.import_inrs``."""
     run(main)
+
+
+if __name__ == "__main__":
+    cli()

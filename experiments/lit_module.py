@@ -9,7 +9,7 @@ import torchmetrics
 from torch_geometric.data import Batch
 
 import nngraph
-from models import DWSNet, RelationTransformer
+from nngraph.models import DWSNet, RelationTransformer
 
 MODELS = {"rt": RelationTransformer, "dws": DWSNet}
 # Appendix C: RT (the GNN) AdamW lr 1e-3 with 1000 warm-up steps; DWS AdamW lr 5e-3.

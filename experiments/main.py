@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-import augment
+from nngraph import augment
 
 from .cli import Parser, torch_device, non_negative_int, positive_int, run
 from .cpu import keep_freed_memory

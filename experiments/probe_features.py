@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 
 import nngraph
-from models import DWSNet
+from nngraph.models import DWSNet
 
 from .cli import Parser, non_negative_int, positive_int, run
 from .cpu import keep_freed_memory

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import torch
 
-from augment.registry import split_names
+from nngraph.augment.registry import split_names
 
 from .cli import Parser, non_negative_int, positive_int, run
 from .cpu import keep_freed_memory
@@ -208,7 +208,12 @@ def main(argv=None):
                        args.table_name, column))
 
 
-if __name__ == "__main__":
+def cli():
+    """``nngraph-table1``, the same as ``python -m nngraph.experiments.table1``."""
     torch.set_float32_matmul_precision("high")
     keep_freed_memory()
     run(main)
+
+
+if __name__ == "__main__":
+    cli()

@@ -76,7 +76,7 @@ def parser() -> argparse.ArgumentParser:
 def command(args) -> list[str]:
     """The ``python -m experiments.train`` command line that reproduces ``args``: every argument that
     differs from its default (and the required ``--data``)."""
-    argv = [sys.executable, "-m", "experiments.train"]
+    argv = [sys.executable, "-m", "nngraph.experiments.train"]
     for action in parser()._actions:
         if not action.option_strings or action.dest == "help":
             continue
@@ -279,7 +279,12 @@ def main(argv=None):
           f"(val {100 * result['best_val_acc']:.2f}%), {result['seconds']:.0f} s -> {run_dir(args) / RESULT}")
 
 
-if __name__ == "__main__":
+def cli():
+    """``nngraph-train``, the same as ``python -m nngraph.experiments.train``."""
     torch.set_float32_matmul_precision("high")
     keep_freed_memory()
     run(main)
+
+
+if __name__ == "__main__":
+    cli()

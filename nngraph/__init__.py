@@ -2,7 +2,7 @@
 weights edge features), converted and batched as whole-tensor operations."""
 from .spec import NetworkSpec
 from .siren import Siren, forward_batched, init_params
-from .convert import check_params, load_state_dict, to_batch, to_graph, to_module, to_params
+from .convert import check_params, load_state_dict, to_batch, to_graph, to_module, to_params, to_state_dict
 from .views import flat_params, layer_views, num_graphs, spec_of, with_flat_params, with_layers
 from .batching import DataLoader, collate
 from .permute import invert, permute, random_perms
@@ -10,7 +10,7 @@ from .networkx import to_networkx
 
 __all__ = [
     "NetworkSpec", "Siren", "forward_batched", "init_params", "check_params", "load_state_dict", "spec_of",
-    "to_batch", "to_graph", "to_module", "to_params", "flat_params", "layer_views", "num_graphs",
+    "to_batch", "to_graph", "to_module", "to_params", "to_state_dict", "flat_params", "layer_views", "num_graphs",
     "with_flat_params", "with_layers", "DataLoader", "collate", "invert", "permute", "random_perms", "to_networkx",
 ]
 from .normalize import Normalize, is_normalized

@@ -18,7 +18,8 @@ from torch import nn
 from torch_geometric.data import Batch, Data
 
 from .spec import NetworkSpec
-from .siren import Siren, SirenLayer
+from .modules import read_module
+from .siren import Siren
 from .normalize import check_raw
 from .views import layer_views, spec_of
 
@@ -75,32 +76,6 @@ def params_from_state_dict(state: Mapping[str, torch.Tensor]) -> Params:
     return weights, biases
 
 
-def _params_from_module(module: nn.Module) -> tuple[Params, str | None]:
-    """Parameters of an `nngraph.Siren` or a plain ``nn.Sequential`` of Linear and one activation."""
-    if isinstance(module, Siren):
-        return params_from_state_dict(module.state_dict()), None
-    if not isinstance(module, nn.Sequential):
-        raise ValueError(f"unsupported module {type(module).__name__}: expected nngraph.Siren or an nn.Sequential MLP")
-    weights, biases, acts = [], [], []
-    for i, m in enumerate(module):
-        if isinstance(m, nn.Linear):
-            if m.bias is None:
-                raise ValueError(f"module {i}: Linear without bias is not supported")
-            if len(acts) < len(weights):
-                raise ValueError(f"module {i}: two Linear layers without an activation between them")
-            weights.append(m.weight.detach())
-            biases.append(m.bias.detach())
-            if isinstance(m, SirenLayer) and m.activation:
-                acts.append(m.activation)
-        elif isinstance(m, nn.ReLU):
-            acts.append("relu")
-        else:
-            raise ValueError(f"unsupported module {i}: {type(m).__name__}; expected Linear and ReLU layers")
-    if len(acts) != len(weights) - 1 or len(set(acts)) > 1:
-        raise ValueError(f"expected one activation between consecutive Linear layers and none after the last, got {acts}")
-    return (weights, biases), (acts[0] if acts else None)
-
-
 def load_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     """Read a state_dict from ``.safetensors`` or ``.pt``/``.pth`` (tensors only: never unpickles code)."""
     path = Path(path)
@@ -130,9 +105,11 @@ def _label(y) -> torch.Tensor | None:
 def to_graph(obj, spec: NetworkSpec | None = None, y=None) -> Data:
     """Turn a network into its computational graph.
 
-    ``obj`` is an `nngraph.Siren`, an ``nn.Sequential`` MLP, a state_dict, a path to one, a pair
-    ``(weights, biases)`` of lists in torch layout, or a flat parameter vector ``[P]`` (spec required).
-    The spec comes from the module, else from ``spec``, else is a SIREN (w0=30) of the found shapes.
+    ``obj`` is a module (an `nngraph.Siren`, or any MLP module `nngraph.modules` reads: your own
+    ``Sine``, nested ``Sequential``s, ``Dropout``...; the reading is checked against the module's
+    own output), a state_dict, a path to one, a pair ``(weights, biases)`` of lists in torch layout,
+    or a flat parameter vector ``[P]``. The spec comes from the module, else it must be given: a
+    state dict does not say its activation, ``w0`` or output offset.
     """
     if isinstance(obj, torch.Tensor):
         if spec is None:
@@ -141,28 +118,28 @@ def to_graph(obj, spec: NetworkSpec | None = None, y=None) -> Data:
             raise ValueError(f"params: expected a vector [P], got shape {tuple(obj.shape)}; use nngraph.to_batch for [B, P]")
         check_flat(obj, spec)
         return _graph_from_flat(obj, spec, _label(y))
-    act = None
     if isinstance(obj, (str, Path)):
         obj = load_state_dict(obj)
     if isinstance(obj, nn.Module):
-        if isinstance(obj, Siren):
-            spec = obj.spec
-        (weights, biases), act = _params_from_module(obj)
-    elif isinstance(obj, Mapping):
-        weights, biases = params_from_state_dict(obj)
-    elif isinstance(obj, (tuple, list)) and len(obj) == 2:
-        weights, biases = list(obj[0]), list(obj[1])
+        weights, biases, spec, _ = read_module(obj, spec)
+    elif isinstance(obj, (Mapping, tuple, list)):
+        if isinstance(obj, Mapping):
+            weights, biases = params_from_state_dict(obj)
+        elif len(obj) == 2:
+            weights, biases = list(obj[0]), list(obj[1])
+        else:
+            raise ValueError(f"network: expected a (weights, biases) pair, got a sequence of {len(obj)}")
+        check_params(weights, biases)
+        if spec is None:
+            raise ValueError("spec: required for a state dict or (weights, biases): they do not say the activation, "
+                             "w0 or output offset; pass spec=nngraph.NetworkSpec(sizes, activation, w0, output_offset)")
     else:
         raise ValueError(f"unsupported network {type(obj).__name__}: expected a module, state_dict, path, "
                          "(weights, biases) or flat tensor")
     check_params(weights, biases)
     sizes = (weights[0].shape[1],) + tuple(w.shape[0] for w in weights)
-    if spec is None:
-        spec = NetworkSpec(sizes, activation=act or "sine")
-    elif tuple(spec.layer_sizes) != sizes:
+    if tuple(spec.layer_sizes) != sizes:
         raise ValueError(f"spec: {spec} does not match the network's layer sizes {sizes}")
-    elif act is not None and act != spec.activation:
-        raise ValueError(f"spec: activation {spec.activation!r} but the module uses {act!r}")
     flat = torch.cat([w.reshape(-1) for w in weights] + [b.reshape(-1) for b in biases]).float()
     return _graph_from_flat(flat, spec, _label(y))
 
@@ -236,6 +213,36 @@ def to_params(g: Data) -> Params:
     check_raw(g, "to_params")
     weights, biases = layer_views(g)
     return [w[0] for w in weights], [b[0] for b in biases]
+
+
+def to_state_dict(g: Data, like: nn.Module | Mapping | None = None) -> dict[str, torch.Tensor]:
+    """The graph's parameters as a state dict: in the keys, shapes and dtypes of ``like`` (your own
+    module, or a state dict of the same architecture; every other entry of it is kept as it is), or
+    by default the public INR datasets' ``seq.<k>.weight`` / ``seq.<k>.bias``."""
+    weights, biases = to_params(g)
+    if like is None:
+        return {f"seq.{l}.{kind}": t.clone() for l, (w, b) in enumerate(zip(weights, biases))
+                for kind, t in (("weight", w), ("bias", b))}
+    if isinstance(like, nn.Module):
+        names = read_module(like)[3]
+        state = dict(like.state_dict())
+        keys = [(f"{n}.weight" if n else "weight", f"{n}.bias" if n else "bias") for n in names]
+    elif isinstance(like, Mapping):
+        state = dict(like)
+        prefixes = sorted({k.rpartition(".")[0] for k in state if k.rpartition(".")[2] in ("weight", "bias")},
+                          key=_natural_key)
+        keys = [(f"{p}.weight" if p else "weight", f"{p}.bias" if p else "bias") for p in prefixes]
+    else:
+        raise ValueError(f"like: expected a module or a state dict, got {type(like).__name__}")
+    if len(keys) != len(weights):
+        raise ValueError(f"like: has {len(keys)} layers, the graph's {spec_of(g)} has {len(weights)}")
+    for (wk, bk), w, b in zip(keys, weights, biases):
+        for key, t in ((wk, w), (bk, b)):
+            if key not in state or state[key].numel() != t.numel():
+                raise ValueError(f"like: {key!r} {'is missing' if key not in state else f'holds {state[key].numel()} values'}"
+                                 f", the graph's layer has {t.numel()}")
+            state[key] = t.detach().reshape(state[key].shape).to(state[key].dtype).clone()
+    return state
 
 
 def to_module(g: Data) -> Siren:

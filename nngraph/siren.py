@@ -53,12 +53,14 @@ class Siren(nn.Module):
         return out + self.spec.output_offset if self.spec.output_offset else out
 
 
+_ELEMENTWISE = {"relu": torch.relu, "tanh": torch.tanh, "gelu": nn.functional.gelu, "silu": nn.functional.silu}
+
+
 def activate(z: torch.Tensor, activation: str | None, w0: float) -> torch.Tensor:
+    """One of `nngraph.spec.ACTIVATIONS` (None: the identity, after the last layer)."""
     if activation == "sine":
         return torch.sin(w0 * z)
-    if activation == "relu":
-        return torch.relu(z)
-    return z
+    return z if activation is None else _ELEMENTWISE[activation](z)
 
 
 # Initialisations of sine networks by name (`init_params`).

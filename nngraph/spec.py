@@ -7,7 +7,7 @@ from functools import cached_property
 
 import torch
 
-ACTIVATIONS = ("sine", "relu")
+ACTIVATIONS = ("sine", "relu", "tanh", "gelu", "silu")  # elementwise; sine is sin(w0 x)
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,8 @@ import torch
 from scipy.optimize import linear_sum_assignment
 
 import nngraph
-from augment import AUGMENTATIONS, build, linear_assignment, weight_matching
-from augment.weight_matching import _similarity
+from nngraph.augment import AUGMENTATIONS, build, linear_assignment, weight_matching
+from nngraph.augment.weight_matching import _similarity
 
 from .timing import rate
 

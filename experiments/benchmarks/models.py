@@ -13,7 +13,7 @@ import time
 import torch
 
 import nngraph
-from models import DWSNet, RelationTransformer
+from nngraph.models import DWSNet, RelationTransformer
 
 from ..cli import PRECISIONS, Parser, non_negative_int, positive_int, run
 from ..cpu import keep_freed_memory

@@ -197,6 +197,8 @@ def fit_inrs(coords: torch.Tensor, targets: torch.Tensor, spec: NetworkSpec, *, 
         compile: ``torch.compile`` the tensor program (backend torch; useful on CUDA).
         progress: show a tqdm bar.
     """
+    if spec.activation not in ("sine", "relu"):  # the hand-written backward's two derivatives
+        raise ValueError(f"spec: fitting covers sine and relu networks, got {spec.activation}")
     targets = targets.unsqueeze(-1) if targets.dim() == 2 else targets
     S, n = targets.shape[:2]
     d_in, d_out = spec.layer_sizes[0], spec.layer_sizes[-1]

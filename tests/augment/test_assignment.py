@@ -9,8 +9,8 @@ import torch
 from scipy.optimize import linear_sum_assignment
 
 import nngraph
-from augment import linear_assignment, match_neurons, weight_matching
-from augment.weight_matching import _similarity
+from nngraph.augment import linear_assignment, match_neurons, weight_matching
+from nngraph.augment.weight_matching import _similarity
 from nngraph.datasets.sources import load_fashion_mnist
 
 SUBSET = Path(__file__).resolve().parents[2] / "experiments" / "data" / "fashion-mnist-subset"
@@ -112,8 +112,8 @@ def test_unknown_solver():
 
 
 def test_mixup_passes_its_solver_on(monkeypatch):
-    import augment.mixup as mixup_module
-    from augment import Mixup, build
+    import nngraph.augment.mixup as mixup_module
+    from nngraph.augment import Mixup, build
 
     seen = []
     monkeypatch.setattr(mixup_module, "weight_matching", lambda g, p, **kw: seen.append(kw["solver"]) or p)
@@ -127,7 +127,7 @@ def test_mixup_passes_its_solver_on(monkeypatch):
 
 def test_a_failing_kernel_is_disabled_with_a_warning(monkeypatch):
     """Where the GPU kernel cannot run, the first failure warns and the tensor program answers."""
-    from augment import assignment, assignment_triton
+    from nngraph.augment import assignment, assignment_triton
 
     class Cuda(torch.Tensor):  # a CPU tensor that claims to be on CUDA, to reach the kernel's branch
         @property

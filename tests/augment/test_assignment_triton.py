@@ -8,7 +8,7 @@ pytest.importorskip("triton")
 
 from scipy.optimize import linear_sum_assignment
 
-from augment import assignment, assignment_triton
+from nngraph.augment import assignment, assignment_triton
 
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
 BATCH = 256 if DEVICE == "cuda" else 6

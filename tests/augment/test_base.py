@@ -4,9 +4,9 @@ reproducible with a generator and checked for shape."""
 import pytest
 import torch
 
-import augment
+from nngraph import augment
 import nngraph
-from augment import (Dropout, GaussianNoise, QuantileDropout, RandomPermutation, ReLUScale, Rotate, Scale,
+from nngraph.augment import (Dropout, GaussianNoise, QuantileDropout, RandomPermutation, ReLUScale, Rotate, Scale,
                      SirenBias, SirenNegation, Translate)
 
 SINE = nngraph.NetworkSpec((2, 7, 5, 3, 1))

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 import nngraph
-from augment import (AUGMENTATIONS, Dropout, GaussianNoise, QuantileDropout, RandomPermutation, ReLUScale, Rotate,
+from nngraph.augment import (AUGMENTATIONS, Dropout, GaussianNoise, QuantileDropout, RandomPermutation, ReLUScale, Rotate,
                      Scale, SirenBias, SirenNegation, Translate, build, weight_matching)
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])

@@ -2,7 +2,7 @@ import pytest
 import torch
 
 import nngraph
-from augment import Dropout, QuantileDropout
+from nngraph.augment import Dropout, QuantileDropout
 
 
 def batch_of(spec, n):

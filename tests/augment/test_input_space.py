@@ -4,7 +4,7 @@ import pytest
 import torch
 
 import nngraph
-from augment import Rotate, Scale, Translate
+from nngraph.augment import Rotate, Scale, Translate
 
 SIZES = [(2, 32, 32, 1), (3, 16, 1), (2, 8, 5, 7, 2), (3, 4, 24, 3, 9, 1)]
 

@@ -3,7 +3,7 @@ import torch
 from scipy.stats import ks_2samp
 
 import nngraph
-from augment import Mixup
+from nngraph.augment import Mixup
 
 SPEC = nngraph.NetworkSpec((2, 16, 16, 1))
 

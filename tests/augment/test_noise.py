@@ -1,7 +1,7 @@
 import torch
 
 import nngraph
-from augment import GaussianNoise
+from nngraph.augment import GaussianNoise
 
 
 def test_noise_is_scaled_by_each_tensor_std():

@@ -2,7 +2,7 @@ import pytest
 import torch
 
 import nngraph
-from augment import RandomPermutation
+from nngraph.augment import RandomPermutation
 from tests.conftest import random_spec
 
 

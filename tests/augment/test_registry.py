@@ -3,7 +3,7 @@ import torch
 from torch_geometric.transforms import Compose
 
 import nngraph
-from augment import (AUGMENTATIONS, Identity, Mixup, RandomPermutation, SirenNegation, Translate, build)
+from nngraph.augment import (AUGMENTATIONS, Identity, Mixup, RandomPermutation, SirenNegation, Translate, build)
 
 SINE = nngraph.NetworkSpec((2, 8, 8, 1))
 RELU = nngraph.NetworkSpec((2, 8, 8, 1), activation="relu")

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 import nngraph
-from augment import ReLUScale, SirenBias, SirenNegation
+from nngraph.augment import ReLUScale, SirenBias, SirenNegation
 
 # 1 to 4 hidden layers, narrow and wide, 1D to 3D inputs
 SIZES = [(2, 32, 32, 1), (3, 16, 1), (1, 8, 5, 7, 2), (2, 4, 64, 3, 9, 1)]

@@ -4,7 +4,7 @@ import torch
 from scipy.optimize import linear_sum_assignment
 
 import nngraph
-from augment import align_to_reference, match_neurons, weight_matching
+from nngraph.augment import align_to_reference, match_neurons, weight_matching
 
 SIZES = [(2, 32, 32, 1), (3, 16, 1), (2, 8, 5, 7, 2), (3, 12, 24, 3, 9, 1), (2, 1, 6, 1)]
 # Weight matching is a coordinate descent: on very narrow layers (a few neurons, where a neuron's

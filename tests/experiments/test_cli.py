@@ -2,11 +2,11 @@
 naming the argument, and exit status 2."""
 import pytest
 
-from experiments import (figure_augmentations, fit_inrs, headline, import_inrs, main, probe_features, studies,
+from nngraph.experiments import (figure_augmentations, fit_inrs, headline, import_inrs, main, probe_features, studies,
                          table1, train)
-from experiments.benchmarks import augment as bench_augment, fit as bench_fit, graph as bench_graph, \
+from nngraph.experiments.benchmarks import augment as bench_augment, fit as bench_fit, graph as bench_graph, \
     models as bench_models
-from experiments.cli import run
+from nngraph.experiments.cli import run
 
 # (entry point, arguments it needs anyway, numeric argument, whether 0 is allowed)
 ARGUMENTS = [
@@ -74,7 +74,7 @@ def test_layer_sizes_are_checked(value, capsys):
 
 @pytest.mark.parametrize("argv, says", [(["--preset", "bogus"], "--preset"), (["--augment", "flip"], "unknown augmentation")])
 def test_main_checks_its_options_before_fitting(tmp_path, capsys, argv, says):
-    from experiments import main as main_job
+    from nngraph.experiments import main as main_job
     with pytest.raises(SystemExit) as exit_:
         run(lambda: main_job.main(argv + ["--out", str(tmp_path)]))
     assert exit_.value.code == 2 and says in capsys.readouterr().err and not (tmp_path / "inrs").exists()

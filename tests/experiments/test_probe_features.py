@@ -4,8 +4,8 @@ import pytest
 import torch
 
 import nngraph
-from experiments import probe_features
-from experiments.fit_inrs import build as build_inrs
+from nngraph.experiments import probe_features
+from nngraph.experiments.fit_inrs import build as build_inrs
 
 
 def test_layer_statistics_are_the_per_layer_moments_and_ignore_neuron_order():

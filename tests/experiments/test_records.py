@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from experiments.cli import run
-from experiments.fit_inrs import build as build_inrs
-from experiments.records import lock_folder, resume_point
-from experiments.train import RESULT, main as train_main, train
+from nngraph.experiments.cli import run
+from nngraph.experiments.fit_inrs import build as build_inrs
+from nngraph.experiments.records import lock_folder, resume_point
+from nngraph.experiments.train import RESULT, main as train_main, train
 from tests.experiments.test_train import TINY, _args
 
 REPO = Path(__file__).resolve().parents[2]
@@ -44,15 +44,15 @@ def _train_argv(data, out, *extra):
 def test_train_reports_no_result_made_on_other_data_at_the_same_path(tmp_path):
     data, out = tmp_path / "data", tmp_path / "run"
     build_inrs("fmnist-subset", data, limit=24, steps=2, progress=False)
-    first = cli("experiments.train", *_train_argv(data, out, "--epochs", "1"))
+    first = cli("nngraph.experiments.train", *_train_argv(data, out, "--epochs", "1"))
     assert first.returncode == 0 and "test accuracy" in first.stdout, first.stderr[-2000:]
     shutil.rmtree(data)
     build_inrs("fmnist-subset", data, limit=12, steps=2, progress=False)  # other INRs, the same path
-    again = cli("experiments.train", *_train_argv(data, out, "--epochs", "1"))
+    again = cli("nngraph.experiments.train", *_train_argv(data, out, "--epochs", "1"))
     assert again.returncode == 2 and "test accuracy" not in again.stdout
     assert again.stderr.count("\n") == 1 and "other settings: data_id (" in again.stderr
     (out / RESULT).unlink()  # interrupted: its checkpoint is not resumed on the new data either
-    assert "data_id (" in cli("experiments.train", *_train_argv(data, out, "--epochs", "1")).stderr
+    assert "data_id (" in cli("nngraph.experiments.train", *_train_argv(data, out, "--epochs", "1")).stderr
 
 
 def test_table1_neither_reuses_nor_reports_runs_of_other_settings(data, tmp_path):
@@ -60,10 +60,10 @@ def test_table1_neither_reuses_nor_reports_runs_of_other_settings(data, tmp_path
     build_inrs("fmnist-subset", other, limit=12, steps=2, progress=False)
     grid = ["--out", tmp_path / "t", "--models", "dws", "--views", "1", "--seeds", "0", "--augmentations", "none",
             "--batch-size", "8", "--quiet", "--model-kwargs", TINY["dws"], "--accelerator", "cpu", "--devices", "1"]
-    done = cli("experiments.table1", "--data", data, *grid, "--epochs", "2")
+    done = cli("nngraph.experiments.table1", "--data", data, *grid, "--epochs", "2")
     assert done.returncode == 0, done.stderr[-2000:]
     for extra in ((), ("--list",), ("--aggregate-only",)):
-        r = cli("experiments.table1", "--data", other, *grid, "--epochs", "7", "--lr", "0.1", *extra)
+        r = cli("nngraph.experiments.table1", "--data", other, *grid, "--epochs", "7", "--lr", "0.1", *extra)
         assert r.returncode == 2 and r.stderr.startswith("error: 1 run folder(s) hold other runs"), r.stderr[-2000:]
         assert "epochs (2 there, 7 now)" in r.stderr and "lr (None there, 0.1 now)" in r.stderr
         assert "data_id (" in r.stderr and "test" not in r.stdout
@@ -73,7 +73,7 @@ def test_headline_aggregate_refuses_a_run_of_other_settings_in_its_folder(data, 
     runs, out = tmp_path / "inrs", tmp_path / "headline"
     shutil.copytree(data, runs / "fmnist2k-v1")
     train(_args(runs / "fmnist2k-v1", out / "runs" / "dws-none-v1-s0", "dws", "none", 1))  # 1 epoch, a tiny model
-    r = cli("experiments.headline", "--aggregate-only", "--out", out, "--runs", runs, "--models", "dws",
+    r = cli("nngraph.experiments.headline", "--aggregate-only", "--out", out, "--runs", runs, "--models", "dws",
             "--epochs", "120", "20")
     assert r.returncode == 2 and "epochs (1 there, 120 now)" in r.stderr and "model_kwargs" in r.stderr
     assert not (out / "table.md").exists()
@@ -111,12 +111,12 @@ def test_a_full_disk_while_checkpointing_leaves_a_run_that_resumes(data, tmp_pat
     out = tmp_path / "run"
     # a temporary folder on another file system, where a staged checkpoint would be copied, not renamed
     env = {"TMPDIR": "/dev/shm"} if Path("/dev/shm").is_dir() else {}
-    full = cli("experiments.train", *_train_argv(data, out, "--epochs", "3"), prelude=FULL_DISK, env=env)
+    full = cli("nngraph.experiments.train", *_train_argv(data, out, "--epochs", "3"), prelude=FULL_DISK, env=env)
     assert full.returncode == 2 and full.stderr.strip().splitlines() == [
         f"error: {out / 'checkpoints' / 'last.ckpt'}: No space left on device"], full.stderr[-2000:]
     assert torch.load(out / "checkpoints" / "last.ckpt", weights_only=True)["epoch"] == 0  # epoch 0's, whole
     assert not list((out / "checkpoints").glob(".*.tmp"))
-    again = cli("experiments.train", *_train_argv(data, out, "--epochs", "3"))
+    again = cli("nngraph.experiments.train", *_train_argv(data, out, "--epochs", "3"))
     assert again.returncode == 0 and "resuming from last.ckpt" in again.stdout, again.stderr[-2000:]
     assert json.loads((out / RESULT).read_text())["epochs"] == 3
 

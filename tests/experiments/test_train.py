@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 import torch
 
-import augment
+from nngraph import augment
 import nngraph
-from experiments import table1
-from experiments.data_module import INRDataModule
-from experiments.fit_inrs import build as build_inrs
-from experiments.lit_module import WeightSpaceClassifier
-from experiments.train import RESULT, parser, run_dir, train
+from nngraph.experiments import table1
+from nngraph.experiments.data_module import INRDataModule
+from nngraph.experiments.fit_inrs import build as build_inrs
+from nngraph.experiments.lit_module import WeightSpaceClassifier
+from nngraph.experiments.train import RESULT, parser, run_dir, train
 
 TINY = {"rt": '{"num_layers": 1, "node_dim": 16, "edge_dim": 8, "num_heads": 2, "attention_dim": 16, '
               '"node_hidden": 16, "edge_hidden": 16, "readout_hidden": 16, "num_frequencies": 8, '
@@ -115,7 +115,7 @@ def test_augment_options_reach_the_training_transform(data, tmp_path):
 
 def _fake_run(data, out, model, name, views, seed, acc):
     """A finished run folder with a result of ``acc``, recorded as `train` records one."""
-    from experiments.train import identity
+    from nngraph.experiments.train import identity
     args = parser().parse_args(["--data", str(data), "--model", model, "--augment", name, "--views", str(views),
                                 "--seed", str(seed), "--out", str(out)])
     out.mkdir(parents=True)
@@ -159,7 +159,7 @@ def test_epoch_lines_print_one_line_per_epoch(data, tmp_path, capsys):
 
 
 def test_headline_cells_run_seed_by_seed():
-    from experiments.headline import cells
+    from nngraph.experiments.headline import cells
     c = cells(["dws", "rt"], [0, 1], [1, 10])
     assert len(c) == 2 * 2 * 6 and [s for s, *_ in c] == [0] * 12 + [1] * 12
     assert c[:6] == [(0, "dws", a, 1) for a in ("none", "mixup", "mixup_permutation", "mixup_weight_matching",
@@ -186,7 +186,7 @@ def test_default_run_folder_names_every_setting(data):
 
 
 def test_settings_added_later_keep_earlier_run_folders(data):
-    from experiments.train import identity
+    from nngraph.experiments.train import identity
     # a setting added later (--precision) is left out of the identity at the value earlier runs had
     args = parser().parse_args(["--data", str(data), "--model", "dws"])
     bf16 = parser().parse_args(["--data", str(data), "--model", "dws", "--precision", "bf16-mixed"])
@@ -228,7 +228,7 @@ def test_a_dataset_without_validation_inrs_is_refused(tmp_path):
 
 
 def test_train_runs_on_an_imported_public_dataset(tmp_path):
-    from experiments import import_inrs
+    from nngraph.experiments import import_inrs
     from tests.nngraph.datasets.test_public import tree
     root, _ = tree(tmp_path)
     import_inrs.main(["--splits", str(root / "splits.json"), "--out", str(tmp_path / "imported")])
@@ -256,7 +256,7 @@ def test_ddp_on_two_cpu_processes_splits_each_epoch(data, tmp_path):
     # docs/usage.md: under --devices K each process reads ceil(N / K) training INRs per epoch in batches
     # of --batch-size, the last partial one dropped: 22 INRs, 2 processes, batch 4 -> 2 steps per epoch.
     n = len(nngraph.INRDataset(data, "train"))
-    cmd = [sys.executable, "-m", "experiments.train", "--data", str(data), "--model", "dws", "--model-kwargs",
+    cmd = [sys.executable, "-m", "nngraph.experiments.train", "--data", str(data), "--model", "dws", "--model-kwargs",
            TINY["dws"], "--epochs", "2", "--batch-size", "4", "--accelerator", "cpu", "--devices", "2",
            "--strategy", "ddp", "--out", str(tmp_path), "--quiet", "--threads", "1"]
     done = subprocess.run(cmd, cwd=Path(__file__).resolve().parents[2], capture_output=True, text=True, timeout=300)

@@ -2,7 +2,7 @@ import pytest
 import torch
 
 import nngraph
-from models import DWSNet, RelationTransformer
+from nngraph.models import DWSNet, RelationTransformer
 
 
 @pytest.fixture(autouse=True)

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 import nngraph
-from models.relational_attention import relational_attention
+from nngraph.models.relational_attention import relational_attention
 from tests.models.conftest import SMALL_MODELS, nontrivial_perms, small_model_and_batch
 
 

@@ -3,8 +3,8 @@ import torch
 from torch_geometric.data import Batch
 
 import nngraph
-from models import DWSLayer, DWSNet
-from models.dwsnet import pieces_of, to_pieces
+from nngraph.models import DWSLayer, DWSNet
+from nngraph.models.dwsnet import pieces_of, to_pieces
 from tests.models.conftest import (TwoNetworkTask, assert_every_layer_reaches_the_logits, nontrivial_perms,
                                    random_batch, sine_spec, train)
 

@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from models import FourierFeatures
+from nngraph.models import FourierFeatures
 
 
 def test_encodes_scalars_with_fixed_frequencies():

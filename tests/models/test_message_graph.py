@@ -2,7 +2,7 @@ import pytest
 import torch
 
 import nngraph
-from models import MessageGraph
+from nngraph.models import MessageGraph
 
 SPEC = nngraph.NetworkSpec((2, 3, 4, 2))
 

@@ -3,7 +3,7 @@ import torch
 from torch_geometric.data import Batch
 
 import nngraph
-from models import RelationTransformer
+from nngraph.models import RelationTransformer
 from tests.models.conftest import (TwoNetworkTask, assert_every_layer_reaches_the_logits, nontrivial_perms,
                                    random_batch, sine_spec, train)
 

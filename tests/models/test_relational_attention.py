@@ -5,8 +5,8 @@ import torch
 from torch_geometric.utils import softmax as scatter_softmax
 
 import nngraph
-from models import MessageGraph, relational_attention
-from models.relational_attention import segment_softmax
+from nngraph.models import MessageGraph, relational_attention
+from nngraph.models.relational_attention import segment_softmax
 
 
 def reference_attention(node_qkv, e, edge_weight, receivers, senders, num_heads, scale=None):

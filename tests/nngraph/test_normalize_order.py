@@ -3,7 +3,7 @@ import pytest
 import torch
 from torch_geometric.data import Batch
 
-import augment
+from nngraph import augment
 import nngraph
 
 SPEC = nngraph.NetworkSpec((2, 16, 16, 1), output_offset=0.5)

@@ -3,8 +3,8 @@ import numpy as np
 import torch
 
 import nngraph
-from augment import weight_matching
-from experiments.benchmarks.augment import main, numpy_weight_matching
+from nngraph.augment import weight_matching
+from nngraph.experiments.benchmarks.augment import main, numpy_weight_matching
 
 
 def test_bench_runs(capsys):

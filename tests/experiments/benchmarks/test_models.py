@@ -3,8 +3,8 @@ import pytest
 import torch
 
 import nngraph
-from experiments.benchmarks.dense_rt import DenseRelationTransformer
-from experiments.benchmarks.models import main
+from nngraph.experiments.benchmarks.dense_rt import DenseRelationTransformer
+from nngraph.experiments.benchmarks.models import main
 
 
 @pytest.mark.parametrize("precision", ["32-true", "bf16-mixed"])

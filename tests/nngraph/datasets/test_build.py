@@ -197,7 +197,7 @@ def test_a_build_spread_over_parts_equals_one_process(reference, tmp_path):
 
 
 def test_parts_under_a_launcher(tmp_path, monkeypatch):
-    from experiments.fit_inrs import launch_part
+    from nngraph.experiments.fit_inrs import launch_part
     monkeypatch.setenv("RANK", "2")
     monkeypatch.setenv("WORLD_SIZE", "4")
     assert launch_part(None, None) == (2, 4) and launch_part(0, 1) == (0, 1)
@@ -213,7 +213,7 @@ def test_parts_under_a_launcher(tmp_path, monkeypatch):
 
 def test_parts_in_concurrent_processes(reference, tmp_path):
     ref, _ = reference
-    cmd = [sys.executable, "-m", "experiments.fit_inrs", "--dataset", "fmnist-subset", "--limit", "24", "--steps", "15",
+    cmd = [sys.executable, "-m", "nngraph.experiments.fit_inrs", "--dataset", "fmnist-subset", "--limit", "24", "--steps", "15",
            "--views", "2", "--shard-size", "8", "--world-size", "3", "--out", str(tmp_path), "--no-progress",
            "--device", "cpu"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
