@@ -1,6 +1,6 @@
 """Give run folders recorded before runs carried their data's content id the id of the dataset they
 trained on, where the folder itself proves it: the per-layer normalisation statistics logged at
-training time (``csv/version_0/hparams.yaml``, statistics of every training INR to the last bit) and
+training time (``csv/version_0/hparams.yaml``, statistics of every training INR, bit for bit in float32) and
 the number of training INRs must equal the dataset's. A folder that does not match is left as it is
 (and is refused by `train`, `table1` and `headline` until rerun).
 
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import torch
 import yaml
 
 from nngraph.datasets.shards import read_manifest
@@ -34,13 +35,21 @@ def adopt(out: Path, data: Path) -> str:
     manifest = read_manifest(data)
     result = read_record(out / RESULT)
     train_inrs = manifest["splits"]["train"]["count"] * min(int(result["config"]["views"]), manifest["views"]["train"])
-    if logged != manifest["stats"]:
+    if not _same_float32(logged, manifest["stats"]):
         return "its normalisation statistics differ from the dataset's: not adopted"
     if result.get("num_train") != train_inrs:
         return f"it trained on {result.get('num_train')} INRs, the dataset has {train_inrs}: not adopted"
     write_record(out / RUN, {**recorded, "data_id": data_id(data), "data": str(data),
                              "data_id_checked_by": "normalisation statistics and training-set size"})
     return "adopted"
+
+
+def _same_float32(logged, stats: dict) -> bool:
+    """Whether the logged statistics are the dataset's as training held them (float32, bit for bit)."""
+    if not isinstance(logged, dict) or set(logged) != set(stats):
+        return False
+    return all(torch.equal(torch.tensor(logged[k], dtype=torch.float32), torch.tensor(stats[k], dtype=torch.float32))
+               for k in stats)
 
 
 def main(argv=None):
