@@ -14,7 +14,7 @@ from .input_space import Rotate, Scale, Translate
 from .mixup import ALIGNMENTS, Mixup
 from .noise import GaussianNoise
 from .permutation import RandomPermutation
-from .registry import AUGMENTATIONS, Identity, build
+from .registry import AUGMENTATIONS, Identity, build, register
 from .symmetries import ReLUScale, SirenBias, SirenNegation, rescale_neurons
 from .weight_matching import SOLVERS, align_to_reference, match_neurons, weight_matching
 
@@ -22,5 +22,5 @@ __all__ = [
     "WeightSpaceTransform", "Translate", "Rotate", "Scale", "GaussianNoise", "Dropout", "QuantileDropout",
     "SirenNegation", "SirenBias", "ReLUScale", "RandomPermutation", "rescale_neurons", "Mixup", "ALIGNMENTS",
     "weight_matching", "match_neurons", "align_to_reference", "SOLVERS", "linear_assignment",
-    "AUGMENTATIONS", "Identity", "build",
+    "AUGMENTATIONS", "Identity", "build", "register",
 ]

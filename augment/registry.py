@@ -53,6 +53,23 @@ AUGMENTATIONS: dict[str, Callable[..., BaseTransform]] = {
 }
 
 
+def register(name: str, transform: type[BaseTransform] | Callable[..., BaseTransform], replace: bool = False) -> None:
+    """Make an augmentation available by ``name`` to `build` and the command lines (``--augment name``,
+    combined with ``+`` like the library's; ``--import`` the module that registers it). ``transform``:
+    a transform class, built with the run's ``--augment-options`` for ``name`` as keyword arguments,
+    or a factory ``(num_classes, dataset, **options) -> transform``."""
+    if not isinstance(name, str) or not name.isidentifier():
+        raise ValueError(f"name: expected an identifier such as 'my_flip' (no '+'), got {name!r}")
+    if name in AUGMENTATIONS and not replace:
+        raise ValueError(f"name: augmentation {name!r} is already registered; pass replace=True to replace it")
+    if isinstance(transform, type):
+        AUGMENTATIONS[name] = _plain(transform)
+    elif callable(transform):
+        AUGMENTATIONS[name] = transform
+    else:
+        raise ValueError(f"transform: expected a transform class or a factory, got {transform!r}")
+
+
 def split_names(names: str) -> list[str]:
     """``"siren_negation + translate"`` -> ``["siren_negation", "translate"]``."""
     return [n.strip() for n in names.split("+")]

@@ -9,10 +9,9 @@ import torchmetrics
 from torch_geometric.data import Batch
 
 import nngraph
-from nngraph.models import DWSNet, RelationTransformer
+from nngraph.models import MODELS
 
-MODELS = {"rt": RelationTransformer, "dws": DWSNet}
-# Appendix C: RT (the GNN) AdamW lr 1e-3 with 1000 warm-up steps; DWS AdamW lr 5e-3.
+# Appendix C: RT (the GNN) AdamW lr 1e-3 with 1000 warm-up steps; DWS AdamW lr 5e-3; other models 1e-3, none.
 DEFAULT_LR = {"rt": 1e-3, "dws": 5e-3}
 DEFAULT_WARMUP = {"rt": 1000, "dws": 0}
 
@@ -22,29 +21,39 @@ class WeightSpaceClassifier(L.LightningModule):
     training device; ``normalize`` (per-layer standardisation, a `nngraph.Normalize` or its stats)
     runs after it, in every stage.
 
-    A checkpoint holds the spec and the normalisation statistics with the weights, so
-    ``WeightSpaceClassifier.load_from_checkpoint(path, weights_only=True)`` classifies raw INR
-    batches as the trained run did."""
+    ``model``: a registered name (`nngraph.models.MODELS`, built with ``model_kwargs``) or your own
+    ``nn.Module`` mapping a graph batch to logits. A checkpoint holds the spec and the normalisation
+    statistics with the weights, so ``WeightSpaceClassifier.load_from_checkpoint(path,
+    weights_only=True)`` (with ``model=`` your module, for one of yours) classifies raw INR batches as
+    the trained run did."""
 
-    def __init__(self, spec: nngraph.NetworkSpec | dict, num_classes: int, model: str = "rt", lr: float | None = None,
-                 weight_decay: float = 5e-4, warmup_steps: int | None = None, model_kwargs: dict | None = None,
-                 batch_transform=None, normalize: nngraph.Normalize | dict | None = None, amsgrad: bool = True):
+    def __init__(self, spec: nngraph.NetworkSpec | dict, num_classes: int, model: str | torch.nn.Module = "rt",
+                 lr: float | None = None, weight_decay: float = 5e-4, warmup_steps: int | None = None,
+                 model_kwargs: dict | None = None, batch_transform=None, normalize: nngraph.Normalize | dict | None = None,
+                 amsgrad: bool = True):
         super().__init__()
-        if model not in MODELS:
-            raise ValueError(f"model: expected one of {sorted(MODELS)}, got {model!r}")
+        name = type(model).__name__ if isinstance(model, torch.nn.Module) else model
+        if isinstance(model, torch.nn.Module) and model_kwargs:
+            raise ValueError("model_kwargs: given with a module; build the module with them instead")
+        if not isinstance(model, torch.nn.Module) and model not in MODELS:
+            raise ValueError(f"model: expected one of {sorted(MODELS)} or an nn.Module, got {model!r} (loading a "
+                             "checkpoint of your own module: pass model=<the module>)")
         if isinstance(spec, dict):  # as saved in a checkpoint's hyperparameters
             spec = nngraph.NetworkSpec.from_dict(spec)
         if isinstance(normalize, dict):
             normalize = nngraph.Normalize(normalize)
         stats = None if normalize is None else {k: v.tolist() for k, v in normalize.stats.items()}
-        self.save_hyperparameters({"spec": spec.to_dict(), "num_classes": num_classes, "model": model,
-                                   "lr": lr or DEFAULT_LR[model], "weight_decay": weight_decay,
-                                   "warmup_steps": DEFAULT_WARMUP[model] if warmup_steps is None else warmup_steps,
+        self.save_hyperparameters({"spec": spec.to_dict(), "num_classes": num_classes, "model": name,
+                                   "lr": lr or DEFAULT_LR.get(name, 1e-3), "weight_decay": weight_decay,
+                                   "warmup_steps": DEFAULT_WARMUP.get(name, 0) if warmup_steps is None else warmup_steps,
                                    "model_kwargs": model_kwargs or {}, "normalize": stats, "amsgrad": amsgrad})
-        try:
-            self.net = MODELS[model](spec, num_classes, **(model_kwargs or {}))
-        except TypeError as e:  # an option the model does not take
-            raise ValueError(f"model_kwargs: {e}") from None
+        if isinstance(model, torch.nn.Module):
+            self.net = model
+        else:
+            try:
+                self.net = MODELS[model](spec, num_classes, **(model_kwargs or {}))
+            except TypeError as e:  # an option the model does not take
+                raise ValueError(f"model_kwargs: {e}") from None
         self.batch_transform, self.normalize = batch_transform, normalize
         self.accuracy = torch.nn.ModuleDict({s: torchmetrics.Accuracy("multiclass", num_classes=num_classes)
                                              for s in ("train_", "val_", "test_")})

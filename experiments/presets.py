@@ -20,4 +20,4 @@ PRESETS: dict[str, dict[str, dict]] = {
 def model_kwargs(preset: str, model: str, overrides: dict | None = None) -> dict:
     if preset not in PRESETS:
         raise ValueError(f"preset: expected one of {sorted(PRESETS)}, got {preset!r}")
-    return {**PRESETS[preset][model], **(overrides or {})}
+    return {**PRESETS[preset].get(model, {}), **(overrides or {})}  # a registered model: its own defaults

@@ -29,6 +29,7 @@ import torch
 from nngraph.augment.registry import split_names
 
 from .cli import Parser, non_negative_int, positive_int, run
+from .config import parse
 from .cpu import keep_freed_memory
 from .train import RESULT, command, data_id, finished, identity, parser as train_parser, train
 
@@ -158,9 +159,8 @@ def _run_parallel(runs: list[argparse.Namespace], jobs: int) -> None:
         _report(r, json.loads((Path(r.out) / RESULT).read_text()))
 
 
-def main(argv=None):
-    ap = Parser(description=__doc__,
-                                 parents=[train_parser()], conflict_handler="resolve")
+def parser() -> Parser:
+    ap = Parser(description=__doc__, parents=[train_parser()], conflict_handler="resolve")
     ap.add_argument("--out", required=True, help="results directory")
     ap.add_argument("--dataset-name", default="fmnist", help="the dataset's name in the table (e.g. fmnist, modelnet10)")
     ap.add_argument("--paper-column", default=None,
@@ -178,7 +178,11 @@ def main(argv=None):
     ap.add_argument("--jobs", type=positive_int, default=1,
                     help="runs at once on this machine, each in its own process (give each --threads)")
     ap.add_argument("--note", default="", help="text written above the table (what was run)")
-    args = ap.parse_args(argv)
+    return ap
+
+
+def main(argv=None):
+    args = parse(parser, argv)
     out = Path(args.out)
     column = args.paper_column or args.dataset_name
     epochs = args.epochs or [PAPER_EPOCHS.get(column, {}).get(v, 100) for v in args.views]

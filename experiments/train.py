@@ -24,10 +24,12 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from lightning.pytorch.utilities.exceptions import MisconfigurationException
 
-from nngraph.datasets.shards import check_manifest, content_id, read_manifest
+from nngraph import augment
+from nngraph.datasets.shards import atomic_write_bytes, check_manifest, content_id, read_manifest
 
 from .cli import (PRECISIONS, Parser, batches, json_object, non_negative_float, non_negative_int, positive_float,
                   positive_int, run)
+from .config import add_arguments as add_config_arguments, dump, parse
 from .cpu import keep_freed_memory
 from .data_module import INRDataModule
 from .lit_module import MODELS, WeightSpaceClassifier
@@ -70,6 +72,7 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--threads", type=positive_int, default=None, help="CPU threads (default: torch's choice)")
     ap.add_argument("--quiet", action="store_true", help="no progress bar or model summary")
     ap.add_argument("--epoch-lines", action="store_true", help="print one line per epoch (loss, validation accuracy)")
+    add_config_arguments(ap)
     return ap
 
 
@@ -85,6 +88,10 @@ def command(args) -> list[str]:
             argv += [flag] if value else []
         elif isinstance(action, argparse._StoreFalseAction):
             argv += [flag] if not value else []
+        elif action.dest == "config":  # its values are in the other options already
+            continue
+        elif isinstance(value, list):
+            argv += [flag, *map(str, value)] if value != action.default else []
         elif value != action.default or action.required:
             argv += [flag, json.dumps(value) if isinstance(value, dict) else str(value)]
     return argv
@@ -196,6 +203,7 @@ def _rank_zero() -> bool:
 
 def train(args) -> dict:
     """Run (or resume, or just read back) one training run; returns its result record."""
+    augment.build(args.augment, num_classes=2, options=args.augment_options)  # a bad name fails first, by name
     settings = identity(args)
     out = run_dir(args)
     if not _rank_zero():
@@ -253,6 +261,10 @@ def _train(args, out: Path, settings: dict) -> dict:
     if trainer.is_global_zero:
         record = {**settings, "data": os.path.normpath(str(args.data))}  # the path for people, not the identity
         write_record(out / RUN, record)  # the folder is now this run's
+        resolved = dump(args)  # every option, as --config reads them back
+        atomic_write_bytes(out / "config.yaml", resolved.encode())
+        if not args.quiet:
+            print(f"configuration ({out / 'config.yaml'}):\n{resolved}", flush=True)
     trainer.fit(module, datamodule=dm, ckpt_path=resume)
     trained = stopwatch.seconds
     start = time.time()
@@ -271,7 +283,7 @@ def _train(args, out: Path, settings: dict) -> dict:
 
 
 def main(argv=None):
-    args = parser().parse_args(argv)
+    args = parse(parser, argv)
     result = train(args)
     if result.get("rank", 0):
         return

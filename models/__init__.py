@@ -5,6 +5,7 @@ from .encoding import FourierFeatures
 from .message_graph import MessageGraph
 from .relation_transformer import RelationTransformer, RelationTransformerLayer
 from .relational_attention import relational_attention
+from .registry import MODELS, register
 
 __all__ = ["RelationTransformer", "RelationTransformerLayer", "DWSNet", "DWSLayer", "FourierFeatures", "MessageGraph",
-           "relational_attention"]
+           "relational_attention", "MODELS", "register"]

@@ -244,7 +244,11 @@ class DWSNet(nn.Module):
         self.readout = nn.Sequential(norm, classify)
 
     def forward(self, batch: Data) -> torch.Tensor:
-        return self.readout(self.invariants(batch))
+        features = self.invariants(batch)
+        if self.training and self.batch_norm != "none" and features.shape[0] == 1:
+            raise ValueError("DWSNet: a training batch of one network, which batch norm cannot standardise; drop "
+                             "the last partial batch (drop_last=True), or call .eval() to classify one network")
+        return self.readout(features)
 
     def invariants(self, batch: Data) -> torch.Tensor:
         """The pooled invariant features ``[num_graphs, F]`` that the head reads."""

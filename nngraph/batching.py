@@ -44,9 +44,9 @@ def collate(graphs: Sequence[Data], require_one_spec: bool = False) -> Batch:
 
 
 class DataLoader(TorchDataLoader):
-    """A ``torch.utils.data.DataLoader`` over graphs that batches with `collate` (PyG's own
-    ``torch_geometric.loader.DataLoader`` works too, at PyG's collate speed)."""
+    """A ``torch.utils.data.DataLoader`` over graphs that batches with `collate` unless given a
+    ``collate_fn`` of yours (PyG's own ``torch_geometric.loader.DataLoader`` works too, at PyG's collate
+    speed)."""
 
-    def __init__(self, dataset, batch_size: int = 1, shuffle: bool = False, **kwargs):
-        kwargs.pop("collate_fn", None)
-        super().__init__(dataset, batch_size=batch_size, shuffle=shuffle, collate_fn=collate, **kwargs)
+    def __init__(self, dataset, batch_size: int = 1, shuffle: bool = False, collate_fn=None, **kwargs):
+        super().__init__(dataset, batch_size=batch_size, shuffle=shuffle, collate_fn=collate_fn or collate, **kwargs)

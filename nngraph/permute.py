@@ -35,9 +35,12 @@ def permute(g: Data, perms: list[torch.Tensor], signs: list[torch.Tensor] | None
     for l, (p, n) in enumerate(zip(perms, hidden)):
         if p.shape[-1:] != (n,) or p.dim() == 2 and p.shape[0] != B:
             raise ValueError(f"perms[{l}]: expected shape ({n},) or ({B}, {n}), got {tuple(p.shape)}")
-        idx.append(p.to(g.x.device).long().expand(B, n))
-    if signs is not None and spec.activation != "sine":
-        raise ValueError("signs: neuron negation preserves the function only for odd activations (sine)")
+        p = p.to(g.x.device).long().expand(B, n)
+        if not torch.equal(p.sort(dim=1).values, torch.arange(n, device=p.device).expand(B, n)):
+            raise ValueError(f"perms[{l}]: not a permutation of 0..{n - 1} (a neuron repeated or out of range)")
+        idx.append(p)
+    if signs is not None and spec.activation not in ("sine", "tanh"):
+        raise ValueError("signs: neuron negation preserves the function only for odd activations (sine, tanh)")
     weights, biases = layer_views(g)
     weights, biases = list(weights), list(biases)
     for l, p in enumerate(idx):  # hidden layer l is the output of weight l and the input of weight l + 1

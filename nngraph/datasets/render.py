@@ -12,8 +12,10 @@ from ..views import layer_views, spec_of
 def coordinate_grid(*sizes: int, device=None) -> torch.Tensor:
     """``[prod(sizes), len(sizes)]`` grid points in ``[-1, 1]`` per axis, row-major (``ij``) order: the
     coordinates image and shape INRs are fitted on (pixel ``(r, c)`` is at ``(row, col)`` coordinate)."""
-    if not sizes or any(int(s) < 1 for s in sizes):
-        raise ValueError(f"sizes: expected positive grid sizes, got {sizes}")
+    if len(sizes) == 1 and isinstance(sizes[0], (tuple, list, torch.Size)):  # coordinate_grid((28, 28)) too
+        sizes = tuple(sizes[0])
+    if not sizes or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 1 for s in sizes):
+        raise ValueError(f"sizes: expected positive integer grid sizes, e.g. (28, 28), got {sizes}")
     axes = [torch.linspace(-1.0, 1.0, int(s), device=device) for s in sizes]
     return torch.stack(torch.meshgrid(*axes, indexing="ij"), dim=-1).reshape(-1, len(sizes))
 

@@ -195,3 +195,21 @@ def test_an_out_under_a_file_and_unreadable_records_are_one_line_naming_the_file
         with pytest.raises(ValueError, match=rf"{tmp_path / 'run' / record}: unreadable run record"):
             train(_args(data, tmp_path / "run", "dws", "none", 1))
         (tmp_path / "run" / record).write_text(saved)
+
+
+def test_a_legacy_run_is_adopted_only_where_its_logs_prove_the_data(data, tmp_path):
+    from nngraph.experiments.adopt_runs import adopt
+    other = tmp_path / "other"
+    build_inrs("fmnist-subset", other, limit=24, steps=3, progress=False)  # same sizes, other INRs
+    out = tmp_path / "run"
+    train(_args(data, out, "dws", "none", 1))
+    record = json.loads((out / "run.json").read_text())
+    legacy = {k: v for k, v in record.items() if k != "data_id"}  # as recorded before data ids
+    (out / "run.json").write_text(json.dumps(legacy))
+    result = json.loads((out / RESULT).read_text())
+    (out / RESULT).write_text(json.dumps({k: v for k, v in result.items() if k not in ("identity", "data_id")}))
+    with pytest.raises(ValueError, match="data_id \\('<missing>' there"):
+        train(_args(data, out, "dws", "none", 1))
+    assert adopt(out, other) == "its normalisation statistics differ from the dataset's: not adopted"
+    assert adopt(out, data) == "adopted"
+    assert train(_args(data, out, "dws", "none", 1))["test_acc"] == result["test_acc"]  # recognised, not rerun

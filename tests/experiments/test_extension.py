@@ -1,0 +1,71 @@
+"""Extension points: your own model by module or by name, options from a YAML file."""
+import pytest
+import torch
+import yaml
+from torch import nn
+
+from nngraph import models
+from nngraph.experiments.config import parse
+from nngraph.experiments.fit_inrs import build as build_inrs
+from nngraph.experiments.lit_module import WeightSpaceClassifier
+from nngraph.experiments.train import main as train_main, parser, train
+
+
+class Tiny(nn.Module):
+    def __init__(self, spec, num_classes, width: int = 4):
+        super().__init__()
+        self.head = nn.Linear(spec.num_params, num_classes)
+
+    def forward(self, batch):
+        import nngraph
+        return self.head(nngraph.flat_params(batch))
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    out = tmp_path_factory.mktemp("inrs")
+    build_inrs("fmnist-subset", out, limit=24, steps=2, progress=False)
+    return out
+
+
+def test_a_registered_model_is_chosen_by_name_on_the_command_line(data, tmp_path, capsys):
+    models.register("tiny_test_model", Tiny, replace=True)
+    train_main(["--data", str(data), "--model", "tiny_test_model", "--model-kwargs", '{"width": 2}', "--epochs", "1",
+                "--batch-size", "8", "--out", str(tmp_path), "--quiet", "--accelerator", "cpu", "--devices", "1"])
+    assert "test accuracy" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="already registered"):
+        models.register("tiny_test_model", Tiny)
+    with pytest.raises(ValueError, match="identifier"):
+        models.register("my+model", Tiny)
+
+
+def test_the_classifier_takes_a_module(data):
+    from nngraph.experiments.data_module import INRDataModule
+    dm = INRDataModule(data)
+    dm.setup("fit")
+    module = WeightSpaceClassifier(dm.spec, 10, model=Tiny(dm.spec, 10))
+    assert isinstance(module.net, Tiny) and module.hparams.model == "Tiny"
+    with pytest.raises(ValueError, match="model_kwargs: given with a module"):
+        WeightSpaceClassifier(dm.spec, 10, model=Tiny(dm.spec, 10), model_kwargs={"width": 3})
+
+
+def test_options_from_a_yaml_file_with_flags_overriding_and_the_resolved_configuration_saved(data, tmp_path, capsys):
+    config = tmp_path / "run.yaml"
+    config.write_text(yaml.safe_dump({"data": str(data), "model": "dws", "epochs": 3, "batch_size": 8, "lr": "1e-3",
+                                      "augment": "mixup", "augment_options": {"mixup": {"lam_range": [0.8, 1.0]}},
+                                      "model_kwargs": {"hidden_dim": 8, "num_layers": 1, "readout_hidden": 8},
+                                      "accelerator": "cpu", "devices": "1"}))
+    args = parse(parser, ["--config", str(config), "--epochs", "1", "--out", str(tmp_path / "run")])
+    assert args.epochs == 1 and args.lr == 1e-3 and args.model == "dws"  # the flag wins; types are checked
+    assert args.augment_options == {"mixup": {"lam_range": [0.8, 1.0]}}
+    train(args)
+    saved = yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())
+    assert saved["epochs"] == 1 and saved["augment"] == "mixup" and saved["batch_size"] == 8
+    assert "configuration (" in capsys.readouterr().out
+    for bad, says in (({"epoch": 2}, "unknown option 'epoch'"), ({"epochs": "many"}, "epochs: expected a positive"),
+                      ({"model": "nope"}, "model: expected one of")):
+        config.write_text(yaml.safe_dump({"data": str(data), **bad}))
+        with pytest.raises(ValueError, match=says):
+            parse(parser, ["--config", str(config)])
+    with pytest.raises(ValueError, match="--import no_such_module_here: ModuleNotFoundError"):
+        parse(parser, ["--import", "no_such_module_here", "--data", str(data)])
