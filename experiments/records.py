@@ -14,20 +14,14 @@ import lightning as L
 import torch
 from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 
-from nngraph.datasets.shards import TMP_SUFFIX, atomic_write_bytes
+from nngraph.datasets.shards import TMP_SUFFIX, atomic_write_bytes, read_json
 
 LOCK = ".lock"
 
 
 def read_record(path: Path) -> dict:
     """A run's JSON record (``run.json``, ``result.json``); ValueError naming the file if it is not one."""
-    try:
-        record = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ValueError(f"{path}: unreadable run record ({type(e).__name__}: {e}); delete it to redo the run") from None
-    if not isinstance(record, dict):
-        raise ValueError(f"{path}: not a run record (a JSON object); delete it to redo the run")
-    return record
+    return read_json(path, "a run record", advice="; delete it to redo the run")
 
 
 def write_record(path: Path, record: dict) -> None:

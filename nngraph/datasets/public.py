@@ -31,7 +31,7 @@ from ..convert import check_params, params_from_state_dict
 from ..spec import NetworkSpec
 from .dataset import INRDataset
 from .fitting import split_flat
-from .shards import layer_stats, load_shard, read_manifest, write_manifest, write_shard
+from .shards import layer_stats, load_shard, read_json, read_manifest, write_manifest, write_shard
 
 SPLITS = ("train", "val", "test")
 INFO = "inrs.json"  # beside splits.json: what import needs besides the state dicts
@@ -93,13 +93,7 @@ def read_info(splits_json: Path) -> dict | None:
     path = splits_json.parent / INFO
     if not path.is_file():
         return None
-    try:
-        info = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ValueError(f"{path}: unreadable ({type(e).__name__}: {e})") from None
-    if not isinstance(info, dict) or info.get("format") != "nngraph-inr-export":
-        raise ValueError(f"{path}: not an INR export description")
-    return info
+    return read_json(path, "an INR export description", "nngraph-inr-export")
 
 
 def import_splits(splits_json: str | Path, out: str | Path, output_offset: float | None = None, w0: float | None = None,

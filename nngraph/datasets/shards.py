@@ -157,13 +157,19 @@ def read_manifest(folder: str | Path) -> dict:
     path = folder / MANIFEST
     if not path.is_file():
         raise ValueError(f"root: {folder} has no {MANIFEST} (build it with nngraph.build_inr_dataset)")
+    return read_json(path, "an nngraph INR dataset manifest", "nngraph-inr-dataset")
+
+
+def read_json(path: Path, what: str, format: str | None = None, advice: str = "") -> dict:
+    """A JSON object file (with ``"format": format``, if given); ValueError naming the file and
+    ``what`` it should have been (with its article: "a run record") otherwise, ``advice`` appended."""
     try:
-        manifest = json.loads(path.read_text())
+        record = json.loads(Path(path).read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ValueError(f"{path}: unreadable manifest ({type(e).__name__}: {e})") from e
-    if not isinstance(manifest, dict) or manifest.get("format") != "nngraph-inr-dataset":
-        raise ValueError(f"{path}: not an nngraph INR dataset manifest")
-    return manifest
+        raise ValueError(f"{path}: unreadable {what.split(' ', 1)[1]} ({type(e).__name__}: {e}){advice}") from None
+    if not isinstance(record, dict) or format is not None and record.get("format") != format:
+        raise ValueError(f"{path}: not {what}{advice}")
+    return record
 
 
 def verify_shard(folder: str | Path, entry: dict) -> Path:

@@ -62,7 +62,7 @@ def test_manifest_io(tmp_path):
     with pytest.raises(ValueError, match="no manifest.json"):
         read_manifest(tmp_path)
     (tmp_path / MANIFEST).write_text("{broken")
-    with pytest.raises(ValueError, match="unreadable manifest"):
+    with pytest.raises(ValueError, match="unreadable nngraph INR dataset manifest"):
         read_manifest(tmp_path)
     (tmp_path / MANIFEST).write_text(json.dumps({"format": "other"}))
     with pytest.raises(ValueError, match="not an nngraph INR dataset"):
