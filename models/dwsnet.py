@@ -80,6 +80,31 @@ def to_pieces(spec: nngraph.NetworkSpec, weights: list[torch.Tensor], biases: li
     return out
 
 
+def from_pieces(spec: nngraph.NetworkSpec, xs: list[torch.Tensor]) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    """The inverse of `to_pieces`, for pieces of ``C`` channels (a `DWSLayer`'s output): weights
+    ``[B, out, in, C]`` and biases ``[B, out, C]``, every entry at its place in the input network.
+    A fixed neuron folded into the channels comes first: ``W_1``'s piece ``[B, n_1, n_0 * C]`` holds
+    input neuron ``i``, channel ``c`` at ``i * C + c``."""
+    L, sizes, B = spec.num_layers, spec.layer_sizes, xs[0].shape[0]
+    if len(xs) != 2 * L:
+        raise ValueError(f"xs: expected {2 * L} pieces for {spec}, got {len(xs)}")
+    weights, biases = [], []
+    for l in range(1, L + 1):
+        x, (o, i) = xs[l - 1], (sizes[l], sizes[l - 1])
+        if 1 < l < L:
+            weights.append(x)
+        elif l == 1 and L > 1:
+            weights.append(x.reshape(B, o, i, -1))
+        elif l == L and L > 1:
+            weights.append(x.reshape(B, i, o, -1).transpose(1, 2))
+        else:
+            weights.append(x.reshape(B, o, i, -1))
+    for l in range(1, L + 1):
+        x = xs[L + l - 1]
+        biases.append(x if l < L else x.reshape(B, sizes[l], -1))
+    return weights, biases
+
+
 POOLING = ("max", "mean")
 BATCH_NORM = ("pooled", "equivariant", "none")
 HEAD = ("mlp", "linear")
