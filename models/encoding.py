@@ -58,5 +58,6 @@ def check_batch(batch: Data, spec: nngraph.NetworkSpec, model: str) -> int:
     if x is None or edge_attr is None or x.numel() != B * spec.num_nodes or edge_attr.numel() != B * spec.num_edges:
         raise ValueError(f"batch: {B} graph(s) of {spec} need x [{B * spec.num_nodes}, 1] and edge_attr "
                          f"[{B * spec.num_edges}, 1], got x {None if x is None else tuple(x.shape)} and "
-                         f"edge_attr {None if edge_attr is None else tuple(edge_attr.shape)}")
+                         f"edge_attr {None if edge_attr is None else tuple(edge_attr.shape)}"
+                         f"{nngraph.views.STRUCTURE_HINT if edge_attr is not None and edge_attr.numel() > B * spec.num_edges else ''}")
     return B

@@ -78,4 +78,9 @@ def _check_sizes(g: Data, spec, B: int) -> None:
     if g.edge_attr.numel() != B * spec.num_edges or g.x.numel() != B * spec.num_nodes:
         raise ValueError(f"graph does not match {spec}: {B} graph(s) need {B * spec.num_nodes} nodes and "
                          f"{B * spec.num_edges} edges with one feature, got x {tuple(g.x.shape)} and "
-                         f"edge_attr {tuple(g.edge_attr.shape)}")
+                         f"edge_attr {tuple(g.edge_attr.shape)}{STRUCTURE_HINT if g.edge_attr.numel() > B * spec.num_edges else ''}")
+
+
+# Why a graph may have more edges than its spec: a PyG transform that changes the structure ran on it.
+STRUCTURE_HINT = ("; a transform that changes the graph's structure (such as ToUndirected) ran on it: the "
+                  "weight-space components read a spec's own edges, so apply such transforms to a copy")

@@ -42,3 +42,12 @@ def test_permute_refuses_indices_that_are_not_a_permutation():
     for bad in (torch.tensor([0, 0, 1, 2, 3, 4, 5, 6]), torch.tensor([0, 1, 2, 3, 4, 5, 6, 8])):
         with pytest.raises(ValueError, match=r"perms\[1\]: not a permutation of 0\.\.7"):
             nngraph.permute(g, [ok, bad])
+
+
+def test_a_structure_changing_transform_is_named_in_the_error():
+    from torch_geometric.transforms import ToUndirected
+    g = ToUndirected()(nngraph.to_graph(torch.randn(SPEC.num_params), SPEC))
+    with pytest.raises(ValueError, match="changes the graph's structure \\(such as ToUndirected\\)"):
+        nngraph.layer_views(g)
+    with pytest.raises(ValueError, match="such as ToUndirected"):
+        DWSNet(SPEC, 10, hidden_dim=4, num_layers=1, readout_hidden=4).eval()(g)
