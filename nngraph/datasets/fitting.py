@@ -172,7 +172,7 @@ def fit_inrs(coords: torch.Tensor, targets: torch.Tensor, spec: NetworkSpec, *, 
              psnr_stop: float | None = 40.0, seeds: Sequence[int] | torch.Tensor | None = None, init: str = "siren",
              points_per_step: int | None = None, target_index: torch.Tensor | None = None, device=None,
              batch_size: int | None = None, backend: str = "auto", compile: bool = False,
-             progress: bool = True) -> FitResult:
+             progress: bool = True, initial: torch.Tensor | None = None) -> FitResult:
     """Fit one INR of ``spec`` to each of ``B`` signals, many at once.
 
     Args:
@@ -196,6 +196,8 @@ def fit_inrs(coords: torch.Tensor, targets: torch.Tensor, spec: NetworkSpec, *, 
             is installed and the spec fits, else torch.
         compile: ``torch.compile`` the tensor program (backend torch; useful on CUDA).
         progress: show a tqdm bar.
+        initial: ``[B, P]`` parameters to start from instead of a fresh initialisation (fitting
+            further: ``steps`` more updates, with fresh Adam moments).
     """
     if spec.activation not in ("sine", "relu"):  # the hand-written backward's two derivatives
         raise ValueError(f"spec: fitting covers sine and relu networks, got {spec.activation}")
@@ -217,6 +219,8 @@ def fit_inrs(coords: torch.Tensor, targets: torch.Tensor, spec: NetworkSpec, *, 
         raise ValueError(f"optimizer: expected 'adam' or 'adamw', got {optimizer!r}")
     if not isinstance(steps, int) or steps < 0:
         raise ValueError(f"steps: expected a non-negative integer, got {steps!r}")
+    if initial is not None and tuple(initial.shape) != (B, spec.num_params):
+        raise ValueError(f"initial: expected [{B}, {spec.num_params}] parameters, got {tuple(initial.shape)}")
     seeds = torch.arange(B) if seeds is None else torch.as_tensor(seeds, dtype=torch.long).reshape(-1)
     if len(seeds) != B:
         raise ValueError(f"seeds: expected one per INR ({B}), got {len(seeds)}")
@@ -253,7 +257,8 @@ def fit_inrs(coords: torch.Tensor, targets: torch.Tensor, spec: NetworkSpec, *, 
             new = torch.arange(next_id, min(B, next_id + batch_size - len(ids)))
             next_id += len(new)
             ids = torch.cat([ids, new.to(device)])
-            params = torch.cat([params, init_flat(spec, seeds[new], init).to(device)])
+            start = init_flat(spec, seeds[new], init) if initial is None else initial[new].float()
+            params = torch.cat([params, start.to(device)])
             zeros = torch.zeros(len(new), P, device=device)
             m, v = torch.cat([m, zeros]), torch.cat([v, zeros])
             count = torch.cat([count, torch.zeros(len(new), dtype=torch.long, device=device)])

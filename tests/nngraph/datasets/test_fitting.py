@@ -153,3 +153,14 @@ def test_bad_arguments():
         fit_inrs(coords, targets, IMAGE, optimizer="sgd", progress=False)
     with pytest.raises(ValueError, match="points_per_step"):
         fit_inrs(coords, targets, IMAGE, points_per_step=17, progress=False)
+
+
+def test_fitting_further_from_given_parameters():
+    targets, coords = images(6), nngraph.coordinate_grid(28, 28)
+    start = fit_inrs(coords, targets, IMAGE, steps=30, psnr_stop=None, progress=False)
+    further = fit_inrs(coords, targets, IMAGE, steps=30, psnr_stop=None, initial=start.params, progress=False)
+    assert (further.loss < start.loss).all()  # it went on from where it was, not from a fresh start
+    unchanged = fit_inrs(coords, targets, IMAGE, steps=0, initial=start.params, progress=False)
+    assert torch.equal(unchanged.params, start.params)
+    with pytest.raises(ValueError, match=r"initial: expected \[6, "):
+        fit_inrs(coords, targets, IMAGE, initial=start.params[:2], progress=False)
