@@ -142,6 +142,9 @@ def _write(args) -> str:
             "test accuracy at the best validation epoch, mean ± std (n < 3 shown).")
     if args.rows == "table1":
         acc = _finished_cells(args, ROWS + TABLE1_ROWS, [1, 10])
+        if not any(v == 10 for _, _, v in acc):
+            note += (" The 10-view row (results/headline/table.md) is left out until its data is here to "
+                     "check its runs against.")
         return write_tables(acc, args.table1_out, "fmnist", [1, 10], args.models, note,
                             table1.ROWS + TABLE1_ROWS[-2:], "fmnist")
     md = write_tables(_finished_cells(args, ROWS, [1, 10]), args.out, "fmnist", [1, 10], args.models, note, ROWS,
