@@ -225,13 +225,33 @@ class RelationTransformer(nn.Module):
             raise ValueError(f"batch: {spec} needs {reach} layers of attention to carry its first weights to its "
                              f"output neurons, the model has {len(self.layers)}")
 
+    def states(self, batch: Data) -> tuple[torch.Tensor, torch.Tensor, MessageGraph]:
+        """What the layers read, for a one-spec batch: node states ``h [N, B, node_dim]`` (node-major),
+        edge states ``e [M, B, edge_dim]`` on the directed edges of ``graph`` (``self.graph``); each
+        `RelationTransformerLayer` maps ``(h, e, graph)`` to new ``(h, e)``."""
+        B = check_batch(batch, self.spec, type(self).__name__)
+        N, E = self.spec.num_nodes, self.spec.num_edges
+        h, e = self._embed(self.graph, self.node_role, batch.x.reshape(B, N).t(), batch.edge_attr.reshape(B, E).t())
+        return h, e, self.graph
+
+    def node_embeddings(self, batch: Data) -> torch.Tensor:
+        """Every neuron's state after all layers, ``[B * N, node_dim]`` in the batch's node order (a PyG
+        node feature matrix: equivariant to hidden-neuron permutations, for heads of your own)."""
+        h, e, graph = self.states(batch)
+        for layer in self.layers:
+            h, e = layer(h, e, graph)
+        return h.transpose(0, 1).reshape(-1, h.shape[-1])
+
+    def _embed(self, graph: MessageGraph, node_role: torch.Tensor, biases: torch.Tensor, weights: torch.Tensor):
+        h = self.encode_bias(biases) + self.role(node_role).unsqueeze(1)
+        w = self.encode_weight(weights)
+        return h, graph.edge_states(w + self.direction[0], w + self.direction[1], self.no_edge)
+
     def _logits(self, spec, graph: MessageGraph, node_role: torch.Tensor, biases: torch.Tensor,
                 weights: torch.Tensor) -> torch.Tensor:
         """Logits ``[B, classes]`` of ``B`` networks of one spec: biases ``[N, B]``, weights ``[E, B]``."""
         B, N = biases.shape[1], spec.num_nodes
-        h = self.encode_bias(biases) + self.role(node_role).unsqueeze(1)
-        w = self.encode_weight(weights)
-        e = graph.edge_states(w + self.direction[0], w + self.direction[1], self.no_edge)
+        h, e = self._embed(graph, node_role, biases, weights)
         for layer in self.layers:
             h, e = layer(h, e, graph)
         if self.readout_from == "output":

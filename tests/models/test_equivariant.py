@@ -56,3 +56,23 @@ def test_the_head_gives_a_graph_that_reads_as_a_network_and_learns():
     single = head(nngraph.to_graph(params[0], spec))
     w, b = nngraph.to_params(single)
     assert [tuple(t.shape) for t in w] == [(8, 2), (8, 8), (1, 8)]
+
+
+def test_relation_transformer_node_embeddings_follow_the_neurons():
+    from nngraph.models import RelationTransformer
+    spec = nngraph.NetworkSpec((2, 6, 5, 1))
+    torch.manual_seed(0)
+    model = RelationTransformer(spec, 10, num_layers=2, node_dim=16, edge_dim=8, num_heads=2, attention_dim=16,
+                                node_hidden=16, edge_hidden=16, readout_hidden=16, num_frequencies=8).eval()
+    batch = nngraph.to_batch(torch.randn(3, spec.num_params), spec)
+    perms = [torch.stack([torch.randperm(n) for _ in range(3)]) for n in spec.hidden_sizes]
+    with torch.no_grad():
+        h = model.node_embeddings(batch).reshape(3, spec.num_nodes, -1)
+        hp = model.node_embeddings(nngraph.permute(batch, perms)).reshape(3, spec.num_nodes, -1)
+        h0, e0, graph = model.states(batch)
+    # new neuron i of hidden layer l is old neuron perms[l][i]: node order is inputs, hidden 1, hidden 2, output
+    offsets = [2, 8]
+    order = torch.stack([torch.cat([torch.arange(2)] + [p[b] + o for p, o in zip(perms, offsets)] + [torch.tensor([13])])
+                         for b in range(3)])
+    assert torch.allclose(hp, torch.gather(h, 1, order.unsqueeze(-1).expand_as(h)), atol=1e-5)
+    assert h0.shape == (spec.num_nodes, 3, 16) and e0.shape[:2] == (graph.num_directed_edges, 3)
