@@ -1,0 +1,52 @@
+"""The committed runs under results/ are still recognised as the runs they are: the identity the
+current code computes for each cell's command equals the one its folder records, and the runs
+that share data record one content id."""
+import argparse
+import json
+from pathlib import Path
+
+import pytest
+
+from nngraph.experiments import headline
+from nngraph.experiments.train import differences, identity, parser, recorded_identity
+
+RESULTS = Path(__file__).resolve().parents[2] / "results"
+CELLS = sorted((RESULTS / "headline" / "runs").glob("*-v*-s*"))
+
+
+def _cell(folder: Path):
+    model, rest = folder.name.split("-", 1)
+    aug, tail = rest.rsplit("-v", 1)
+    views, seed = (int(t) for t in tail.split("-s"))
+    args = argparse.Namespace(runs=Path("runs/inrs"), out=RESULTS / "headline", epochs=[60, 20], threads=1)
+    return headline.cell_args(args, model, aug, views, seed)
+
+
+@pytest.mark.skipif(not CELLS, reason="no committed headline runs")
+def test_every_committed_headline_cell_is_recognised_by_its_command():
+    ids = {1: set(), 10: set()}
+    for folder in CELLS:
+        if not (folder / "result.json").is_file():
+            continue  # a cell still running when it was committed
+        recorded = recorded_identity(folder)
+        cell = _cell(folder)
+        if "data_id" not in recorded:  # recorded before data ids: only the 10-view runs, until their data is back
+            assert cell.views == 10, folder
+            assert differences(recorded, identity(cell, "<missing>")) == "", folder
+            continue
+        assert differences(recorded, identity(cell, recorded["data_id"])) == "", folder
+        ids[cell.views].add(recorded["data_id"])
+    assert len(ids[1]) == 1  # every 1-view cell trained on the same data
+
+
+def test_the_longer_and_precision_runs_record_the_headlines_data():
+    one_view = {recorded_identity(f)["data_id"] for f in CELLS if f.name.split("-v")[-1].startswith("1-")
+                and "data_id" in (recorded_identity(f) or {})}
+    for folder in sorted((RESULTS / "headline-long").glob("*")) + sorted((RESULTS / "precision").glob("*")):
+        recorded = json.loads((folder / "run.json").read_text())
+        assert recorded["data_id"] in one_view, folder
+        argv = ["--data", "runs/inrs/fmnist2k-v1"] + sum(([f"--{k.replace('_', '-')}", json.dumps(v) if isinstance(v, dict)
+                                                          else str(v)] for k, v in recorded.items()
+                                                         if k in ("model", "augment", "views", "epochs", "seed",
+                                                                  "preset", "batch_size", "warmup_steps", "precision")), [])
+        assert differences(recorded, identity(parser().parse_args(argv), recorded["data_id"])) == "", folder
