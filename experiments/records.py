@@ -74,19 +74,23 @@ def loads(path: Path) -> str | None:
     return None
 
 
-def resume_point(folder: Path, say=print) -> Path | None:
+def resume_point(folder: Path, say=print, set_aside: bool = True) -> Path | None:
     """The checkpoint to resume from: ``last.ckpt``, else the latest ``best-epoch=N.ckpt``, whichever
-    loads first; one that does not load is set aside (renamed ``*.bad``) with a line saying so."""
+    loads first; one that does not load is set aside (renamed ``*.bad``) with a line saying so.
+    ``set_aside=False``: only choose (the other processes of a DDP run, after the first has chosen)."""
     if not folder.is_dir():
         return None
-    for tmp in folder.glob(".*.ckpt.*" + TMP_SUFFIX):  # a killed save's leftovers (the folder is locked: ours)
-        tmp.unlink()
+    if set_aside:
+        for tmp in folder.glob(".*.ckpt.*" + TMP_SUFFIX):  # a killed save's leftovers (the folder is locked: ours)
+            tmp.unlink()
     best = sorted(folder.glob("best-epoch=*.ckpt"), key=lambda p: int(p.stem.split("=")[1]) if
                   p.stem.split("=")[1].isdigit() else -1, reverse=True)
     for path in [folder / "last.ckpt"] * (folder / "last.ckpt").is_file() + best:
         why = loads(path)
         if why is None:
             return path
+        if not set_aside:
+            continue
         bad = path.with_name(path.name + f".{int(time.time())}.bad")
         path.rename(bad)
         say(f"{path}: does not load ({why}); set aside as {bad.name}")

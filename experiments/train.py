@@ -219,7 +219,7 @@ def _train(args, out: Path, settings: dict) -> dict:
     result = finished(out, settings)
     if result is not None:
         return result
-    resume = resume_point(out / "checkpoints") if _rank_zero() else None
+    resume = resume_point(out / "checkpoints", set_aside=_rank_zero())  # every process resumes from the same one
     if args.quiet:  # progress-bar-free runs (grids, the main job): keep the output to results
         logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
         for module in ("lightning", "pytorch_lightning", "torch_geometric"):
