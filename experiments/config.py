@@ -75,15 +75,16 @@ def set_defaults(ap: argparse.ArgumentParser, path: Path) -> None:
 
 
 def _typed(action: argparse.Action, value):
+    """``value`` as the command line would have given it: through the option's type, as text where it
+    has none (so ``devices: 1`` is the run ``--devices 1`` is)."""
     if isinstance(action, (argparse._StoreTrueAction, argparse._StoreFalseAction)):
         if not isinstance(value, bool):
             raise ValueError(f"expected true or false, got {value!r}")
-        return value if isinstance(action, argparse._StoreTrueAction) else value
-    if isinstance(value, dict):  # a JSON-object option given as a YAML mapping
+        return value  # the option's own value: a --no-X option's is false when given
+    if value is None or isinstance(value, dict):  # unset, or a JSON-object option given as a YAML mapping
         return value
-    convert = action.type or (lambda v: v)
     items = value if isinstance(value, list) else [value]
-    out = [convert(str(v)) if action.type else v for v in items]
+    out = [action.type(str(v)) if action.type else str(v) for v in items]
     if action.choices is not None and any(v not in action.choices for v in out):
         raise ValueError(f"expected one of {sorted(action.choices)}, got {value!r}")
     return out if action.nargs in ("+", "*") or isinstance(action.nargs, int) else out[0]

@@ -54,10 +54,11 @@ def test_options_from_a_yaml_file_with_flags_overriding_and_the_resolved_configu
     config.write_text(yaml.safe_dump({"data": str(data), "model": "dws", "epochs": 3, "batch_size": 8, "lr": "1e-3",
                                       "augment": "mixup", "augment_options": {"mixup": {"lam_range": [0.8, 1.0]}},
                                       "model_kwargs": {"hidden_dim": 8, "num_layers": 1, "readout_hidden": 8},
-                                      "accelerator": "cpu", "devices": "1"}))
+                                      "accelerator": "cpu", "devices": 1}))
     args = parse(parser, ["--config", str(config), "--epochs", "1", "--out", str(tmp_path / "run")])
     assert args.epochs == 1 and args.lr == 1e-3 and args.model == "dws"  # the flag wins; types are checked
     assert args.augment_options == {"mixup": {"lam_range": [0.8, 1.0]}}
+    assert args.devices == "1"  # as the flag gives it: the same run identity
     train(args)
     saved = yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())
     assert saved["epochs"] == 1 and saved["augment"] == "mixup" and saved["batch_size"] == 8
