@@ -17,7 +17,8 @@ class INRDataModule(L.LightningDataModule):
     per-sample transforms in the loader, PyG style, with mixup partners drawn from the dataset."""
 
     def __init__(self, data_dir: str | Path, views: int = 1, batch_size: int = 128, augmentation: str = "none",
-                 augment_on: str = "device", num_workers: int = 0, augment_options: dict | None = None):
+                 augment_on: str = "device", num_workers: int = 0, augment_options: dict | None = None,
+                 train_objects: int | None = None):
         super().__init__()
         if not Path(data_dir).is_dir():
             raise ValueError(f"data_dir: {data_dir} is not a directory; write one with `python -m experiments.fit_inrs`")
@@ -26,13 +27,14 @@ class INRDataModule(L.LightningDataModule):
         self.data_dir, self.views, self.batch_size = Path(data_dir), views, batch_size
         self.augmentation, self.augment_on, self.num_workers = augmentation, augment_on, num_workers
         self.augment_options = augment_options or {}
+        self.train_objects = train_objects  # the first N training objects only (None: all)
         self.train = self.val = self.test = None
         augment.build(augmentation, num_classes=2, options=self.augment_options)  # fail early on a bad name
 
     def setup(self, stage: str | None = None):
         if self.train is not None:
             return
-        self.train = nngraph.INRDataset(self.data_dir, "train", views=self.views)
+        self.train = nngraph.INRDataset(self.data_dir, "train", views=self.views, objects=self.train_objects)
         self.val = nngraph.INRDataset(self.data_dir, "val")
         self.test = nngraph.INRDataset(self.data_dir, "test")
         for split, ds in (("training", self.train), ("validation", self.val), ("test", self.test)):
@@ -60,7 +62,8 @@ class INRDataModule(L.LightningDataModule):
     def train_dataloader(self):
         if self.sample_transform is None:
             return self._batches(self.train, train=True)
-        train = nngraph.INRDataset(self.data_dir, "train", views=self.views, transform=self.sample_transform)
+        train = nngraph.INRDataset(self.data_dir, "train", views=self.views, transform=self.sample_transform,
+                                   objects=self.train_objects)
         return nngraph.DataLoader(train, batch_size=self.batch_size, shuffle=True, drop_last=self._drop_last(train),
                                   num_workers=self.num_workers, persistent_workers=self.num_workers > 0)
 

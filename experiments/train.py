@@ -49,6 +49,8 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--augment-on", choices=("device", "loader"), default="device",
                     help="augment whole batches on the training device, or samples in the loader")
     ap.add_argument("--views", type=positive_int, default=1)
+    ap.add_argument("--train-objects", type=positive_int, default=None,
+                    help="train on the first N training objects only (every view of each; default: all)")
     ap.add_argument("--epochs", type=positive_int, default=300)
     ap.add_argument("--batch-size", type=positive_int, default=128)
     ap.add_argument("--lr", type=positive_float, default=None, help="default: 1e-3 for rt, 5e-3 for dws (Appendix C)")
@@ -116,10 +118,10 @@ class EpochLine(L.Callback):
 # in): a run folder belongs to one combination of them.
 IDENTITY = ("data_id", "model", "augment", "augment_options", "augment_on", "views", "epochs", "batch_size", "lr",
             "weight_decay", "amsgrad", "gradient_clip", "warmup_steps", "preset", "model_kwargs", "seed",
-            "limit_train_batches", "devices", "num_nodes", "strategy", "precision")
+            "limit_train_batches", "devices", "num_nodes", "strategy", "precision", "train_objects")
 # Settings added after runs were recorded, at the value those runs had: left out of a run's identity
 # at that value, so earlier run folders keep their names and are still recognised.
-ADDED = {"precision": "32-true"}
+ADDED = {"precision": "32-true", "train_objects": None}
 RUN = "run.json"
 
 
@@ -232,7 +234,8 @@ def _train(args, out: Path, settings: dict) -> dict:
         torch.set_num_threads(args.threads)
     L.seed_everything(args.seed, workers=True, verbose=False)
     dm = INRDataModule(args.data, views=args.views, batch_size=args.batch_size, augmentation=args.augment,
-                       augment_options=args.augment_options, augment_on=args.augment_on, num_workers=args.num_workers)
+                       augment_options=args.augment_options, augment_on=args.augment_on, num_workers=args.num_workers,
+                       train_objects=args.train_objects)
     dm.setup("fit")
     if dm.train.content_id != settings["data_id"]:  # replaced between the check and the load
         raise ValueError(f"data: {args.data} changed while the run started; rerun the command")

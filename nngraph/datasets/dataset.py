@@ -25,13 +25,16 @@ class INRDataset(Dataset):
             validation and test objects have view 0 only, which they always give.
         transform: a PyG transform applied to each item (and by `batch`, to the whole batch).
         verify: check each used shard against the manifest's sha256 on opening.
+        objects: only the split's first ``objects`` objects (every view of each), e.g. to measure how
+            accuracy grows with the training set on one fitted split.
 
     Items are read from the shards on demand (safetensors, one row at a time). For fast training:
     `params` (all ``[n, P]`` at once), `labels`, `batch(indices)`, `spec`, `num_classes` and `stats`
     (per-layer normalisation statistics of the training split, for `nngraph.Normalize`).
     """
 
-    def __init__(self, root: str | Path, split: str = "train", views: int = 1, transform=None, verify: bool = True):
+    def __init__(self, root: str | Path, split: str = "train", views: int = 1, transform=None, verify: bool = True,
+                 objects: int | None = None):
         if split not in SPLITS:
             raise ValueError(f"split: expected one of {SPLITS}, got {split!r}")
         manifest = read_manifest(root)
@@ -64,6 +67,20 @@ class INRDataset(Dataset):
         self._handles: dict[int, object] = {}
         self._params: torch.Tensor | None = None
         super().__init__(root=str(folder), transform=transform)
+        if objects is not None:
+            total = manifest["splits"][split]["count"]
+            if not isinstance(objects, int) or isinstance(objects, bool) or not 1 <= objects <= total:
+                raise ValueError(f"objects: expected 1..{total} ({split} objects of {root}), got {objects!r}")
+            self._indices = self._first_objects(entries, objects)
+
+    def _first_objects(self, entries: list[dict], count: int) -> list[int]:
+        """Row indices of the first ``count`` objects, every view (rows are view-major per shard)."""
+        rows = []
+        for e, start in zip(entries, self._starts.tolist()):
+            n = e["stop"] - e["start"]
+            take = min(n, count - e["start"])
+            rows += [start + v * n + o for v in range(self.views) for o in range(max(take, 0))]
+        return sorted(rows)
 
     # PyG dataset protocol ----------------------------------------------------------------------
     def len(self) -> int:

@@ -265,3 +265,11 @@ def test_ddp_on_two_cpu_processes_splits_each_epoch(data, tmp_path):
     step = torch.load(tmp_path / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)["global_step"]
     assert n == 22 and step == 2 * (math.ceil(n / 2) // 4)
     assert json.loads((tmp_path / RESULT).read_text())["config"]["devices"] == "2"
+
+
+def test_training_on_the_first_objects_of_the_split(data, tmp_path):
+    r = train(_args(data, tmp_path, "dws", "none", 1, "--views", "2", "--train-objects", "5"))
+    assert r["num_train"] == 10  # 5 objects x 2 views
+    assert json.loads((tmp_path / "run.json").read_text())["train_objects"] == 5
+    with pytest.raises(ValueError, match="other settings: train_objects \\(5 there, 6 now\\)"):
+        train(_args(data, tmp_path, "dws", "none", 1, "--views", "2", "--train-objects", "6"))

@@ -149,3 +149,19 @@ def test_the_content_id_follows_the_content_not_the_folder(built, tmp_path):
                                       shard_size=12, progress=False)
     assert other["config_id"] != m["config_id"]
     assert nngraph.INRDataset(tmp_path / "other", "train").content_id != first
+
+
+def test_the_first_objects_of_a_split_with_all_their_views(built):
+    out, m = built  # 3 views, shards of 4 objects (12 rows)
+    full = nngraph.INRDataset(out, "train", views=3)
+    objects = torch.cat([load_shard(out / e["file"], keys=("object",))["object"] for e in m["shards"]
+                         if e["split"] == "train"])
+    first = sorted(set(objects.tolist()))[:6]
+    part = nngraph.INRDataset(out, "train", views=3, objects=6)
+    assert len(part) == 18 and set(objects[torch.as_tensor(list(part.indices()))].tolist()) == set(first)
+    picked = torch.as_tensor(list(part.indices()))
+    assert torch.equal(part.params(), full.params()[picked]) and torch.equal(part.labels, full.labels[picked])
+    assert torch.equal(part.batch([0, 17]).x, full.batch(picked[[0, 17]]).x)
+    assert len(nngraph.INRDataset(out, "train", views=1, objects=6)) == 6
+    with pytest.raises(ValueError, match=r"objects: expected 1\.\."):
+        nngraph.INRDataset(out, "train", objects=10 ** 6)
