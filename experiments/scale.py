@@ -1,0 +1,131 @@
+"""The scale question: does mixup recover more of the 10-view gain as the training set grows?
+
+    python -m experiments.scale [--sizes 500 1000 2000 4000] [--seeds 0 1 2] [--out results/scale]
+
+DWSNet on the first N training objects of the headline's datasets (`experiments.headline`: the same
+validation and test INRs for every N, the same models and schedule), three cells per N: no
+augmentation on 1 view, signed aligned mixup on 1 view, no augmentation on 10 views. At the
+datasets' full size the headline's own runs are the cells. Sizes larger than a dataset holds are
+left out, with a line saying so. Writes ``table.csv`` (model, augment, views, num_train, n, mean,
+std), ``table.md`` with the share of the 10-view gain that mixup recovers at each N, and
+``accuracy.png``; every cell resumes like `experiments.train`.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import statistics
+import time
+from pathlib import Path
+
+import torch
+
+from nngraph.datasets.shards import read_manifest
+
+from . import headline
+from .cli import Parser, non_negative_int, positive_int, run
+from .cpu import keep_freed_memory
+from .train import RESULT, train
+from .table1 import aggregate
+
+CELLS = (("none", 1), ("mixup_signed_weight_matching", 1), ("none", 10))
+MODEL = "dws"
+
+
+def cell(args, aug: str, views: int, size: int, seed: int, full: int) -> argparse.Namespace:
+    """One cell's `experiments.train` arguments: the headline's run at full size, else the first
+    ``size`` objects in a folder of its own."""
+    base = argparse.Namespace(runs=args.runs, out=args.headline, epochs=args.epochs, threads=args.threads)
+    c = headline.cell_args(base, MODEL, aug, views, seed)
+    if size < full:
+        c.train_objects = size
+        c.out = str(args.out / "runs" / f"{MODEL}-{aug}-v{views}-n{size}-s{seed}")
+    return c
+
+
+def main(argv=None):
+    ap = Parser(description=__doc__)
+    ap.add_argument("--sizes", type=positive_int, nargs="+", default=[500, 1000, 2000, 4000])
+    ap.add_argument("--seeds", type=non_negative_int, nargs="+", default=[0, 1, 2])
+    ap.add_argument("--runs", type=Path, default=Path("runs/inrs"), help="where the headline's datasets are")
+    ap.add_argument("--headline", type=Path, default=Path("results/headline"), help="the headline's results")
+    ap.add_argument("--out", type=Path, default=Path("results/scale"))
+    ap.add_argument("--epochs", type=positive_int, nargs=2, default=[60, 20], metavar=("ONE_VIEW", "TEN_VIEWS"))
+    ap.add_argument("--threads", type=positive_int, default=1)
+    ap.add_argument("--aggregate-only", action="store_true")
+    args = ap.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    available = {}
+    for views in (1, 10):
+        data = headline.data_dir(args.runs, views)
+        available[views] = read_manifest(data)["splits"]["train"]["count"] if (data / "manifest.json").is_file() else 0
+    cells = []
+    for size in args.sizes:
+        for aug, views in CELLS:
+            if size > available[views]:
+                print(f"N={size}, {aug}, {views} view(s): left out, {headline.data_dir(args.runs, views)} holds "
+                      f"{available[views]} training objects", flush=True)
+                continue
+            cells += [(size, cell(args, aug, views, size, seed, available[views])) for seed in args.seeds]
+    if not args.aggregate_only:
+        for size, c in sorted(cells, key=lambda sc: int(sc[1].seed)):  # seed-major: every N at n=1 first
+            start = time.time()
+            r = train(c)
+            print(f"N={size} {c.augment} {c.views} view(s) seed {c.seed}: test {100 * r['test_acc']:.2f}% "
+                  f"({time.time() - start:.0f} s)", flush=True)
+    print(write(args, cells))
+
+
+def write(args, cells: list) -> str:
+    acc = {}
+    for size, c in cells:
+        for (aug, _, views), values in aggregate([c]).items():
+            acc.setdefault((aug, views, size), []).extend(values)
+    args.out.mkdir(parents=True, exist_ok=True)
+    rows = [{"model": MODEL, "augment": aug, "views": views, "num_train": size, "n": len(v),
+             "mean": f"{statistics.mean(v):.2f}", "std": f"{statistics.stdev(v) if len(v) > 1 else 0.0:.2f}"}
+            for (aug, views, size), v in sorted(acc.items(), key=lambda kv: (kv[0][2], kv[0][1], kv[0][0]))]
+    with open(args.out / "table.csv", "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=["model", "augment", "views", "num_train", "n", "mean", "std"])
+        w.writeheader()
+        w.writerows(rows)
+    lines = ["| N | none, 1 view | signed aligned mixup, 1 view | none, 10 views | share of the 10-view gain recovered |",
+             "|---|---|---|---|---|"]
+    for size in sorted({s for _, _, s in acc}):
+        means = [acc.get((aug, views, size)) for aug, views in CELLS]
+        cellstr = [f"{statistics.mean(m):.2f} (n={len(m)})" if m else "" for m in means]
+        share = ""
+        if all(means) and statistics.mean(means[2]) != statistics.mean(means[0]):
+            gain = statistics.mean(means[2]) - statistics.mean(means[0])
+            share = f"{100 * (statistics.mean(means[1]) - statistics.mean(means[0])) / gain:.0f}%"
+        lines.append(f"| {size} | " + " | ".join(cellstr) + f" | {share} |")
+    md = "\n".join(lines) + "\n"
+    (args.out / "table.md").write_text(md)
+    _plot(acc, args.out / "accuracy.png")
+    return md
+
+
+def _plot(acc: dict, path: Path) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    for aug, views in CELLS:
+        points = sorted((s, v) for (a, vw, s), v in acc.items() if a == aug and vw == views)
+        if points:
+            sizes = [s for s, _ in points]
+            ax.errorbar(sizes, [statistics.mean(v) for _, v in points],
+                        yerr=[statistics.stdev(v) if len(v) > 1 else 0 for _, v in points], marker="o", capsize=3,
+                        label=f"{'signed aligned mixup' if aug != 'none' else 'none'}, {views} view{'s' * (views > 1)}")
+    ax.set_xscale("log")
+    ax.set_xlabel("training objects")
+    ax.set_ylabel("test accuracy (%)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
+if __name__ == "__main__":
+    keep_freed_memory()
+    run(main)
