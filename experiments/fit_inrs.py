@@ -52,6 +52,9 @@ def main(argv=None) -> dict:
     p.add_argument("--root", default=None, help="where the source data is (default: per dataset)")
     p.add_argument("--views", type=positive_int, default=1, help="INRs per training object (validation/test: 1)")
     p.add_argument("--limit", type=positive_int, default=None, help="only the first N objects of each official split")
+    p.add_argument("--extra-train", type=non_negative_int, default=0,
+                   help="more training objects beyond --limit (the same validation and test objects)")
+    p.add_argument("--reuse", default=None, help="a built dataset of the same recipe whose INRs are copied, not refitted")
     p.add_argument("--steps", type=positive_int, default=None, help="updates per INR (default: the paper's 1000)")
     p.add_argument("--init", choices=INITS, default=DEFAULT_INIT,
                    help="INR initialisation: reference (the public INR datasets'), zero_bias or siren (default: %(default)s)")
@@ -76,7 +79,7 @@ def main(argv=None) -> dict:
     manifest = build(a.dataset, out, a.root, views=a.views, limit=a.limit, steps=a.steps, seed=a.seed,
                      device=device, batch_size=a.batch_size, shard_size=a.shard_size, sdf_points=a.sdf_points,
                      points_per_step=a.points_per_step, init=a.init, compile=a.compile, progress=not a.no_progress,
-                     rank=rank, world_size=world_size)
+                     rank=rank, world_size=world_size, extra_train=a.extra_train, reuse=a.reuse)
     if not manifest["complete"]:
         print(f"part {rank} of {world_size} done: {out}; the last part to finish writes the manifest")
         return manifest

@@ -33,14 +33,19 @@ MODEL = "dws"
 
 
 def cell(args, aug: str, views: int, size: int, seed: int, full: int) -> argparse.Namespace:
-    """One cell's `experiments.train` arguments: the headline's run at full size, else the first
-    ``size`` objects in a folder of its own."""
+    """One cell's `experiments.train` arguments: the headline's own run on the headline's data at its
+    full size, else the first ``size`` objects in a folder of its own."""
     base = argparse.Namespace(runs=args.runs, out=args.headline, epochs=args.epochs, threads=args.threads)
     c = headline.cell_args(base, MODEL, aug, views, seed)
-    if size < full:
-        c.train_objects = size
+    data = data_dir(args, views)
+    if size < full or data != headline.data_dir(args.runs, views):
+        c.data, c.train_objects = str(data), size if size < full else None
         c.out = str(args.out / "runs" / f"{MODEL}-{aug}-v{views}-n{size}-s{seed}")
     return c
+
+
+def data_dir(args, views: int) -> Path:
+    return (args.data_1 if views == 1 else args.data_10) or headline.data_dir(args.runs, views)
 
 
 def main(argv=None):
@@ -48,6 +53,10 @@ def main(argv=None):
     ap.add_argument("--sizes", type=positive_int, nargs="+", default=[500, 1000, 2000, 4000])
     ap.add_argument("--seeds", type=non_negative_int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--runs", type=Path, default=Path("runs/inrs"), help="where the headline's datasets are")
+    ap.add_argument("--data-1", type=Path, default=None,
+                    help="the 1-view dataset (default: the headline's; an extension of it for N above 2,000: "
+                         "fit_inrs --limit 2182 --extra-train N --reuse runs/inrs/fmnist2k-v1)")
+    ap.add_argument("--data-10", type=Path, default=None, help="the 10-view dataset (default: the headline's)")
     ap.add_argument("--headline", type=Path, default=Path("results/headline"), help="the headline's results")
     ap.add_argument("--out", type=Path, default=Path("results/scale"))
     ap.add_argument("--epochs", type=positive_int, nargs=2, default=[60, 20], metavar=("ONE_VIEW", "TEN_VIEWS"))
@@ -57,13 +66,13 @@ def main(argv=None):
     torch.set_num_threads(args.threads)
     available = {}
     for views in (1, 10):
-        data = headline.data_dir(args.runs, views)
+        data = data_dir(args, views)
         available[views] = read_manifest(data)["splits"]["train"]["count"] if (data / "manifest.json").is_file() else 0
     cells = []
     for size in args.sizes:
         for aug, views in CELLS:
             if size > available[views]:
-                print(f"N={size}, {aug}, {views} view(s): left out, {headline.data_dir(args.runs, views)} holds "
+                print(f"N={size}, {aug}, {views} view(s): left out, {data_dir(args, views)} holds "
                       f"{available[views]} training objects", flush=True)
                 continue
             cells += [(size, cell(args, aug, views, size, seed, available[views])) for seed in args.seeds]

@@ -32,7 +32,7 @@ from ..spec import NetworkSpec
 from . import sdf as sdf_mod
 from .fitting import fit_inrs
 from .render import coordinate_grid
-from .shards import (MANIFEST, layer_stats, load_shard, read_manifest, read_shard_metadata, remove_temp_files,
+from .shards import (MANIFEST, content_id, layer_stats, load_shard, read_manifest, read_shard_metadata, remove_temp_files,
                      sha256_file, verify_shard_content, write_manifest, write_shard)
 from .sources import (FASHION_MNIST_DIR, load_fashion_mnist, load_mnist, load_modelnet_npz,
                       load_modelnet_off, normalize_unit_sphere, read_off)
@@ -88,7 +88,7 @@ def inr_seed(*parts) -> int:
 class _Source:
     """The objects of one dataset: labels per official split, and the fitting targets of any of them."""
 
-    def __init__(self, dataset: str, root, limit: int | None):
+    def __init__(self, dataset: str, root, limit: int | None, extra_train: int = 0):
         if dataset not in DATASETS:
             raise ValueError(f"dataset: expected one of {sorted(DATASETS)}, got {dataset!r}")
         kind, default_root = DATASETS[dataset]
@@ -101,8 +101,13 @@ class _Source:
                 "off": load_modelnet_off}[kind]
         self.data = {s: load(self.root, s) for s in ("train", "test")}
         self.classes = self.data["train"].classes
-        self.limit = limit
+        self.limit, self.extra_train = limit, extra_train
         self.count = {s: len(d) if limit is None else min(limit, len(d)) for s, d in self.data.items()}
+        if extra_train:  # training objects beyond the limit: labels are read that far
+            if limit is None or limit + extra_train > len(self.data["train"]):
+                raise ValueError(f"extra_train: needs a limit and at most {len(self.data['train']) - (limit or 0)} "
+                                 f"more training objects, got limit {limit} and extra_train {extra_train}")
+            self.count["train"] = limit + extra_train
 
     def labels(self, split: str) -> np.ndarray:
         return self.data[split].labels[:self.count[split]]
@@ -150,15 +155,15 @@ def make_splits(source: _Source) -> dict[str, dict]:
     Shapes are cut class by class (`STRATIFIED`): their classes are small and unequal (ModelNet10's
     smallest has 106 training shapes), so a plain random cut would leave the validation accuracy of
     the rare classes to chance."""
-    n = source.count["train"]
+    n = source.count["train"] - source.extra_train  # validation is cut from the first n only
     rng = np.random.default_rng(SPLIT_SEED)
     if source.kind in STRATIFIED:
-        labels = source.labels("train")
+        labels = source.labels("train")[:n]
         val = np.concatenate([rng.permutation(np.flatnonzero(labels == c))[:int(round((labels == c).sum()
                               * VAL_FRACTION[source.kind]))] for c in np.unique(labels)])
     else:
         val = rng.permutation(n)[:int(round(n * VAL_FRACTION[source.kind]))]
-    train = np.setdiff1d(np.arange(n), val)
+    train = np.concatenate([np.setdiff1d(np.arange(n), val), np.arange(n, n + source.extra_train)])
     return {"train": {"source_split": "train", "objects": train.tolist()},
             "val": {"source_split": "train", "objects": np.sort(val).tolist()},
             "test": {"source_split": "test", "objects": list(range(source.count["test"]))}}
@@ -181,7 +186,8 @@ def build_inr_dataset(dataset: str, out: str | Path, *, root: str | Path | None 
                       batch_size: int | None = None, shard_size: int | None = None,
                       sdf_points: int | None = None, points_per_step: int | None = None,
                       init: str = DEFAULT_INIT, compile: bool = False, progress: bool = True,
-                      on_shard: Callable[[Path], None] | None = None, rank: int = 0, world_size: int = 1) -> dict:
+                      on_shard: Callable[[Path], None] | None = None, rank: int = 0, world_size: int = 1,
+                      extra_train: int = 0, reuse: str | Path | None = None) -> dict:
     """Fit the INR dataset ``dataset`` (one of `DATASETS`) into the folder ``out``; returns the manifest.
 
     ``root``: where the source is (an IDX folder, the ModelNet10 ``.npz`` or a ModelNet40 folder);
@@ -197,6 +203,12 @@ def build_inr_dataset(dataset: str, out: str | Path, *, root: str | Path | None 
     no manifest. The part that finds every shard present when it is done verifies them all and writes
     the manifest, so the result is the single-process build's, byte for byte; until then the return
     value has ``"complete": False``. A part that was interrupted resumes alone.
+
+    ``extra_train``: extend a limited build by this many more training objects (official training
+    objects ``limit .. limit + extra_train - 1``) with the same validation and test objects.
+    ``reuse``: a built dataset of the same recipe, seed and source whose INRs are copied instead
+    of refitted wherever it has the same (object, view): the extension keeps the original INRs
+    bit for bit (a refit reproduces them only to float rounding). Both are part of the build's id.
     """
     if not isinstance(views, int) or views < 1:
         raise ValueError(f"views: expected a positive integer, got {views!r}")
@@ -210,7 +222,9 @@ def build_inr_dataset(dataset: str, out: str | Path, *, root: str | Path | None 
                         ("sdf_points", sdf_points), ("points_per_step", points_per_step)):
         if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
             raise ValueError(f"{name}: expected a positive integer or None (the default), got {value!r}")
-    source = _Source(dataset, root, limit)
+    if not isinstance(extra_train, int) or isinstance(extra_train, bool) or extra_train < 0:
+        raise ValueError(f"extra_train: expected a non-negative integer, got {extra_train!r}")
+    source = _Source(dataset, root, limit, extra_train)
     base = IMAGE_RECIPE if source.image else SHAPE_RECIPE
     recipe = FitRecipe(base.layer_sizes, steps if steps is not None else base.steps, base.lr, base.optimizer,
                        base.psnr_stop, points_per_step or base.points_per_step,
@@ -224,6 +238,11 @@ def build_inr_dataset(dataset: str, out: str | Path, *, root: str | Path | None 
               "spec": spec.to_dict(), "fit": {k: v for k, v in vars(recipe).items() if k != "layer_sizes"},
               "views": {s: views if s == "train" else 1 for s in SPLITS}, "split_seed": SPLIT_SEED,
               "val_fraction": VAL_FRACTION[source.kind], "splits": splits, "shard_size": shard_size}
+    reused = _reuse_index(reuse, config) if reuse is not None else None
+    if extra_train:  # keys only where used: every earlier build keeps its id
+        config["extra_train"] = extra_train
+    if reused is not None:
+        config["reuse"] = reused["content_id"]
     config_id = hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()
     units = _plan(splits, views, shard_size)
 
@@ -249,7 +268,7 @@ def build_inr_dataset(dataset: str, out: str | Path, *, root: str | Path | None 
         digest = _verified(path, recorded.get(unit["file"]), config_id, unit)
         if digest is None:
             digest = _fit_unit(source, splits, unit, recipe, spec, seed, labels, path, config_id,
-                               device, batch_size, compile, progress)
+                               device, batch_size, compile, progress, reused)
             if on_shard is not None:
                 on_shard(path)
         return digest
@@ -292,8 +311,27 @@ def _verified(path: Path, recorded: str | None, config_id: str, unit: dict) -> s
     return digest if recorded == digest else None
 
 
+def _reuse_index(folder, config: dict) -> dict:
+    """Where each (source split, object, view) INR of the dataset in ``folder`` lies, after checking it
+    was fitted as this build fits (recipe, spec, seed, source)."""
+    folder = Path(folder)
+    manifest = read_manifest(folder)
+    if not manifest.get("complete"):
+        raise ValueError(f"reuse: {folder} holds an unfinished build")
+    for key in ("source", "seed", "spec", "fit"):
+        if manifest.get(key) != config[key]:
+            raise ValueError(f"reuse: {folder} was fitted with another {key}; its INRs are not this build's")
+    rows = {}
+    for e in manifest["shards"]:
+        src = manifest["splits"][e["split"]]["source_split"]
+        t = load_shard(folder / e["file"], keys=("object", "view"))
+        for r, (o, v) in enumerate(zip(t["object"].tolist(), t["view"].tolist())):
+            rows[(src, o, v)] = (folder / e["file"], r)
+    return {"content_id": content_id(manifest), "rows": rows}
+
+
 def _fit_unit(source, splits, unit, recipe, spec, seed, labels, path, config_id, device, batch_size,
-              compile, progress) -> str:
+              compile, progress, reused: dict | None = None) -> str:
     split = splits[unit["split"]]
     src_split = split["source_split"]
     objects = np.asarray(split["objects"][unit["start"]:unit["stop"]], dtype=np.int64)
@@ -301,13 +339,25 @@ def _fit_unit(source, splits, unit, recipe, spec, seed, labels, path, config_id,
     view = torch.arange(V).repeat_interleave(n)  # view-major rows
     obj = torch.from_numpy(objects).repeat(V)
     seeds = torch.tensor([inr_seed(seed, src_split, o, v) for o, v in zip(obj.tolist(), view.tolist())])
-    coords, targets = source.targets(src_split, objects, recipe, seed, device)
-    result = fit_inrs(coords, targets, spec, steps=recipe.steps, lr=recipe.lr, optimizer=recipe.optimizer,
-                      psnr_stop=recipe.psnr_stop, seeds=seeds, init=recipe.init, points_per_step=recipe.points_per_step,
-                      target_index=torch.arange(n).repeat(V), device=device, batch_size=batch_size,
-                      compile=compile, progress=progress)
-    tensors = {"params": result.params, "label": torch.from_numpy(labels[src_split][objects]).repeat(V),
-               "object": obj, "view": view, "steps": result.steps, "psnr": result.psnr, "loss": result.loss}
+    found = [reused["rows"].get((src_split, o, v)) if reused else None for o, v in zip(obj.tolist(), view.tolist())]
+    fit = torch.tensor([f is None for f in found])
+    columns = {"params": torch.empty(V * n, spec.num_params), "steps": torch.zeros(V * n, dtype=torch.long),
+               "psnr": torch.empty(V * n), "loss": torch.empty(V * n)}
+    for file in {f[0] for f in found if f is not None}:  # copied, not refitted
+        old = load_shard(file, keys=tuple(columns))
+        mine = [(i, f[1]) for i, f in enumerate(found) if f is not None and f[0] == file]
+        to, frm = torch.tensor([i for i, _ in mine]), torch.tensor([r for _, r in mine])
+        for k in columns:
+            columns[k][to] = old[k][frm]
+    if fit.any():
+        coords, targets = source.targets(src_split, objects, recipe, seed, device)
+        result = fit_inrs(coords, targets, spec, steps=recipe.steps, lr=recipe.lr, optimizer=recipe.optimizer,
+                          psnr_stop=recipe.psnr_stop, seeds=seeds[fit], init=recipe.init,
+                          points_per_step=recipe.points_per_step, target_index=torch.arange(n).repeat(V)[fit],
+                          device=device, batch_size=batch_size, compile=compile, progress=progress)
+        for k in columns:
+            columns[k][fit] = getattr(result, k)
+    tensors = {**columns, "label": torch.from_numpy(labels[src_split][objects]).repeat(V), "object": obj, "view": view}
     meta = {"config_id": config_id, "unit": unit, "spec": spec.to_dict()}
     return write_shard(path, tensors, meta)
 

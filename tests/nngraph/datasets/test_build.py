@@ -234,3 +234,24 @@ def test_shape_validation_splits_are_cut_class_by_class():
     per_class = np.bincount(labels, minlength=10)
     assert np.array_equal(np.bincount(val, minlength=10), np.round(per_class * 0.1).astype(int))
     assert len(val) == 399 and len(train) == 3592 and not set(splits["val"]["objects"]) & set(splits["train"]["objects"])
+
+
+def test_a_build_extends_another_keeping_its_inrs_and_its_validation_and_test(tmp_path):
+    kwargs = dict(root=SUBSET, limit=24, steps=3, progress=False)
+    small = build_inr_dataset("fmnist-subset", tmp_path / "small", **kwargs)
+    big = build_inr_dataset("fmnist-subset", tmp_path / "big", extra_train=6, reuse=tmp_path / "small", **kwargs)
+    assert big["splits"]["val"] == small["splits"]["val"] and big["splits"]["test"] == small["splits"]["test"]
+    assert big["splits"]["train"]["objects"] == small["splits"]["train"]["objects"] + list(range(24, 30))
+    assert big["config_id"] != small["config_id"] and big["reuse"] == nngraph.INRDataset(tmp_path / "small").content_id
+    first = nngraph.INRDataset(tmp_path / "big", "train", objects=small["splits"]["train"]["count"])
+    assert torch.equal(first.params(), nngraph.INRDataset(tmp_path / "small", "train").params())  # copied bit for bit
+    assert torch.equal(nngraph.INRDataset(tmp_path / "big", "test").params(),
+                       nngraph.INRDataset(tmp_path / "small", "test").params())
+    fresh = build_inr_dataset("fmnist-subset", tmp_path / "fresh", extra_train=6, **kwargs)  # refitted, not copied
+    extra = nngraph.INRDataset(tmp_path / "fresh", "train").params()[-6:]
+    assert torch.allclose(nngraph.INRDataset(tmp_path / "big", "train").params()[-6:], extra, atol=1e-5)
+    with pytest.raises(ValueError, match="reuse: .* was fitted with another fit"):
+        build_inr_dataset("fmnist-subset", tmp_path / "other", extra_train=6, reuse=tmp_path / "small",
+                          **{**kwargs, "steps": 4})
+    with pytest.raises(ValueError, match="extra_train: needs a limit"):
+        build_inr_dataset("fmnist-subset", tmp_path / "x", root=SUBSET, extra_train=6, progress=False)
