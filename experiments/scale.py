@@ -25,7 +25,7 @@ from nngraph.datasets.shards import read_manifest
 from . import headline
 from .cli import Parser, non_negative_int, positive_int, run
 from .cpu import keep_freed_memory
-from .train import RESULT, train
+from .train import train
 from .table1 import aggregate
 
 CELLS = (("none", 1), ("mixup_signed_weight_matching", 1), ("none", 10))

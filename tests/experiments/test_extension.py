@@ -1,6 +1,5 @@
 """Extension points: your own model by module or by name, options from a YAML file."""
 import pytest
-import torch
 import yaml
 from torch import nn
 

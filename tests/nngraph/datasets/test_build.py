@@ -247,7 +247,7 @@ def test_a_build_extends_another_keeping_its_inrs_and_its_validation_and_test(tm
     assert torch.equal(first.params(), nngraph.INRDataset(tmp_path / "small", "train").params())  # copied bit for bit
     assert torch.equal(nngraph.INRDataset(tmp_path / "big", "test").params(),
                        nngraph.INRDataset(tmp_path / "small", "test").params())
-    fresh = build_inr_dataset("fmnist-subset", tmp_path / "fresh", extra_train=6, **kwargs)  # refitted, not copied
+    build_inr_dataset("fmnist-subset", tmp_path / "fresh", extra_train=6, **kwargs)  # refitted, not copied
     extra = nngraph.INRDataset(tmp_path / "fresh", "train").params()[-6:]
     assert torch.allclose(nngraph.INRDataset(tmp_path / "big", "train").params()[-6:], extra, atol=1e-5)
     with pytest.raises(ValueError, match="reuse: .* was fitted with another fit"):
