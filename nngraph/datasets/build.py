@@ -181,6 +181,20 @@ def _plan(splits: dict, views: int, shard_size: int) -> list[dict]:
     return units
 
 
+def share_units(units: list[dict], world_size: int) -> list[list[dict]]:
+    """The plan's units split into ``world_size`` parts of about equal work (INRs to fit): the largest
+    unit first, each to the part with the least so far (ties: the lower rank), each part in plan order.
+    Shards differ in size (a split's last shard, 1-view validation and test beside a 10-view train
+    split), so taking every ``world_size``-th unit can leave one part with most of the work."""
+    load, parts = [0] * world_size, [[] for _ in range(world_size)]
+    size = [(u["stop"] - u["start"]) * u["views"] for u in units]
+    for i in sorted(range(len(units)), key=lambda i: (-size[i], i)):
+        part = min(range(world_size), key=lambda r: (load[r], r))
+        parts[part].append(i)
+        load[part] += size[i]
+    return [[units[i] for i in sorted(p)] for p in parts]
+
+
 def build_inr_dataset(dataset: str, out: str | Path, *, root: str | Path | None = None, views: int = 1,
                       limit: int | None = None, steps: int | None = None, seed: int = 0, device=None,
                       batch_size: int | None = None, shard_size: int | None = None,
@@ -199,8 +213,8 @@ def build_inr_dataset(dataset: str, out: str | Path, *, root: str | Path | None 
     Rerunning with the same arguments resumes; different arguments into a used folder is an error.
 
     ``rank``, ``world_size``: one part of a build spread over processes, GPUs or nodes (torchrun, a
-    SLURM array): this part fits shards ``rank, rank + world_size, ...`` of the fixed plan and writes
-    no manifest. The part that finds every shard present when it is done verifies them all and writes
+    SLURM array): this part fits its share of the fixed plan's shards (`share_units`: about as many
+    INRs as every other part) and writes no manifest. The part that finds every shard present when it is done verifies them all and writes
     the manifest, so the result is the single-process build's, byte for byte; until then the return
     value has ``"complete": False``. A part that was interrupted resumes alone.
 
@@ -248,7 +262,7 @@ def build_inr_dataset(dataset: str, out: str | Path, *, root: str | Path | None 
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    mine = units[rank::world_size]
+    mine = share_units(units, world_size)[rank]
     # Only this part's own leftovers: other parts may be writing theirs, a user may keep other hidden files.
     remove_temp_files(out, [u["file"] for u in mine] + ([MANIFEST] if world_size == 1 else []))
     old = read_manifest(out) if (out / "manifest.json").exists() else None

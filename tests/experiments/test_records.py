@@ -78,6 +78,25 @@ def test_headline_aggregate_refuses_a_run_of_other_settings_in_its_folder(data, 
     assert not (out / "table.md").exists()
 
 
+def test_headline_tables_keep_the_cells_of_models_not_run_this_time(data, tmp_path):
+    import argparse
+    from nngraph.experiments import headline
+    runs, out = tmp_path / "inrs", tmp_path / "headline"
+    shutil.copytree(data, runs / "fmnist2k-v1")
+    args = argparse.Namespace(runs=runs, out=out, epochs=[1, 1], threads=1)
+    for model in ("dws", "rt"):  # the headline's own cells, one epoch each
+        train(headline.cell_args(args, model, "none", 1, 0))
+    for rows, table in (("headline", out / "table.md"), ("table1", tmp_path / "t1" / "fmnist.md")):
+        for model in ("dws", "rt"):  # a run of one model's cells rewrites the table with both models' rows
+            r = cli("nngraph.experiments.headline", "--aggregate-only", "--rows", rows, "--out", out, "--runs", runs,
+                    "--models", model, "--epochs", "1", "1", "--table1-out", tmp_path / "t1")
+            assert r.returncode == 0, r.stderr[-2000:]
+            lines = table.read_text().splitlines()
+            for label in ("DWS", "GNN"):
+                row = next(line for line in lines if line.startswith(f"| No augmentation | {label} |"))
+                assert row.split("|")[3].strip().endswith("(n=1)"), row
+
+
 # A disk that fills up during the second write of last.ckpt: half the bytes land, then ENOSPC.
 FULL_DISK = '''
 import builtins, errno, os

@@ -11,7 +11,7 @@ import torch
 from safetensors.torch import save_file
 
 import nngraph
-from nngraph.datasets.build import DEFAULT_INIT, OUTPUT_OFFSET, build_inr_dataset, inr_seed
+from nngraph.datasets.build import DEFAULT_INIT, OUTPUT_OFFSET, build_inr_dataset, inr_seed, share_units
 from nngraph.datasets.fitting import fit_inrs
 from nngraph.datasets.shards import load_shard, read_manifest, read_shard_metadata
 from nngraph.datasets.sources import load_fashion_mnist, write_off
@@ -188,12 +188,32 @@ def test_a_build_spread_over_parts_equals_one_process(reference, tmp_path):
     parts = [build_inr_dataset("fmnist-subset", tmp_path, rank=r, world_size=3, **KW) for r in (1, 0, 2)]
     assert [p["complete"] for p in parts] == [False, False, True]  # the last part to finish writes the manifest
     assert files(tmp_path) == files(ref)
-    # one part interrupted: its shard is missing; it resumes alone and the manifest follows
-    (tmp_path / m["shards"][1]["file"]).unlink()
+    # one part interrupted: one of its shards is missing; it resumes alone and the manifest follows
+    lost = m["shards"][1]["file"]
+    owner = next(r for r, part in enumerate(share_units(m["shards"], 3)) if lost in [u["file"] for u in part])
+    (tmp_path / lost).unlink()
     (tmp_path / "manifest.json").unlink()
     written = []
-    assert build_inr_dataset("fmnist-subset", tmp_path, rank=1, world_size=3, on_shard=written.append, **KW)["complete"]
-    assert [p.name for p in written] == [m["shards"][1]["file"]] and files(tmp_path) == files(ref)
+    assert build_inr_dataset("fmnist-subset", tmp_path, rank=owner, world_size=3, on_shard=written.append, **KW)["complete"]
+    assert [p.name for p in written] == [lost] and files(tmp_path) == files(ref)
+
+
+def test_parts_share_the_work_evenly():
+    from nngraph.datasets.build import _plan
+    # the headline's data: 2,000 training objects, 182 validation, 2,182 test, shards of 4,096 INRs
+    splits = {"train": {"objects": range(2000)}, "val": {"objects": range(182)}, "test": {"objects": range(2182)}}
+    units = _plan(splits, 1, 4096)
+    parts = share_units(units, 2)
+    assert [sum(u["stop"] - u["start"] for u in p) for p in parts] == [2182, 2182]  # not 4,182 against 182
+    assert [[u["file"] for u in p] for p in parts] == [["test-00000.safetensors"],
+                                                        ["train-00000.safetensors", "val-00000.safetensors"]]
+    units = _plan({**splits, "train": {"objects": range(3592)}}, 10, 256)  # 10 views: 25 objects a shard
+    for world_size in (1, 2, 3, 7, len(units) + 2):
+        parts = share_units(units, world_size)
+        assert sorted(u["file"] for p in parts for u in p) == sorted(u["file"] for u in units)  # each once
+        loads = [sum((u["stop"] - u["start"]) * u["views"] for u in p) for p in parts]
+        assert max(loads) - min(loads) <= max((u["stop"] - u["start"]) * u["views"] for u in units)
+        assert all(p == sorted(p, key=units.index) for p in parts)  # each part in plan order
 
 
 def test_parts_under_a_launcher(tmp_path, monkeypatch):
