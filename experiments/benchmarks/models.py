@@ -53,7 +53,13 @@ def bench(name: str, spec: nngraph.NetworkSpec, batch_size: int, device: torch.d
     """Seconds per training step (``bf16``: forward and loss under bfloat16 autocast, as Lightning's
     ``bf16-mixed`` runs them)."""
     torch.manual_seed(0)
-    model = build(name, spec, attention_dim).to(device)
+    return bench_step(build(name, spec, attention_dim), spec, batch_size, device, steps, warmup, compile, bf16)
+
+
+def bench_step(model: torch.nn.Module, spec: nngraph.NetworkSpec, batch_size: int, device: torch.device, steps: int,
+               warmup: int, compile: bool = False, bf16: bool = False) -> float:
+    """Seconds per training step of ``model`` on a batch of random ``spec`` networks."""
+    model = model.to(device)
     forward = torch.compile(model) if compile else model
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
     weights, biases = nngraph.init_params(spec, batch_size, device=device)

@@ -29,3 +29,16 @@ def test_dense_baseline_reads_the_batch():
     together = model(nngraph.to_batch(params, spec))
     alone = torch.cat([model(nngraph.to_batch(params[i:i + 1], spec)) for i in range(3)])
     torch.testing.assert_close(together, alone, rtol=1e-4, atol=1e-5)
+
+
+def test_cell_cost_bench_runs(capsys):
+    from nngraph.experiments.benchmarks.cells import main as cells
+    threads = torch.get_num_threads()
+    try:
+        cells(["--batch-size", "2", "--steps", "1", "--threads", "1"])
+    finally:
+        torch.set_num_threads(threads)
+    rows = [line.split() for line in capsys.readouterr().out.splitlines()[2:]]
+    assert [(r[0], r[1], r[2]) for r in rows] == [("dws", "fmnist", "2-32-32-1"), ("dws", "modelnet10", "3-32-32-32-32-32-1"),
+                                                 ("rt", "fmnist", "2-32-32-1"), ("rt", "modelnet10", "3-32-32-32-32-32-1")]
+    assert all(float(r[3]) > 0 for r in rows) and rows[0][4] == rows[2][4] == "1.0"
