@@ -50,3 +50,25 @@ def test_the_longer_and_precision_runs_record_the_headlines_data():
                                                          if k in ("model", "augment", "views", "epochs", "seed",
                                                                   "preset", "batch_size", "warmup_steps", "precision")), [])
         assert differences(recorded, identity(parser().parse_args(argv), recorded["data_id"])) == "", folder
+
+
+SHAPES = RESULTS / "inrs" / "modelnet10-v1"
+
+
+@pytest.mark.skipif(not (SHAPES / "manifest.json").is_file(), reason="no committed ModelNet10 INRs")
+def test_the_committed_shape_inrs_are_the_shapes_recipe_and_intact():
+    from nngraph.datasets.shards import read_manifest, sha256_file, verify_shard_content
+    from nngraph.experiments import shapes
+    manifest = read_manifest(SHAPES)
+    fit = manifest["fit"]
+    assert (fit["points_per_step"], fit["sdf_points"], fit["init"], fit["steps"], fit["lr"], fit["optimizer"]) == \
+        (shapes.FIT["points_per_step"], shapes.FIT["sdf_points"], shapes.FIT["init"], 1000, 1e-4, "adamw")
+    assert manifest["spec"]["layer_sizes"] == [3, 32, 32, 32, 32, 32, 1] and manifest["views"]["train"] == 1
+    assert [manifest["splits"][s]["count"] for s in ("train", "val", "test")] == [3592, 399, 908]
+    recorded = {e["file"]: e["sha256"] for e in manifest["shards"]}
+    shards = sorted(SHAPES.glob("*.safetensors"))
+    assert shards and (not manifest["complete"] or {s.name for s in shards} == set(recorded))
+    for shard in shards:  # a shard committed before the manifest listing it is still checked by its own digest
+        assert verify_shard_content(shard)["config_id"] == manifest["config_id"], shard
+        if shard.name in recorded:
+            assert sha256_file(shard) == recorded[shard.name], shard
