@@ -26,7 +26,8 @@ class INRDataset(Dataset):
         transform: a PyG transform applied to each item (and by `batch`, to the whole batch).
         verify: check each used shard against the manifest's sha256 on opening.
         objects: only the split's first ``objects`` objects (every view of each), e.g. to measure how
-            accuracy grows with the training set on one fitted split.
+            accuracy grows with the training set on one fitted split; refused where the split is
+            ordered by class and they would leave classes out.
 
     Items are read from the shards on demand (safetensors, one row at a time). For fast training:
     `params` (all ``[n, P]`` at once), `labels`, `batch(indices)`, `spec`, `num_classes` and `stats`
@@ -72,6 +73,13 @@ class INRDataset(Dataset):
             if not isinstance(objects, int) or isinstance(objects, bool) or not 1 <= objects <= total:
                 raise ValueError(f"objects: expected 1..{total} ({split} objects of {root}), got {objects!r}")
             self._indices = self._first_objects(entries, objects)
+            labels = torch.cat([self._labels[s:s + e["stop"] - e["start"]]  # each object's, in split order (view 0)
+                                for e, s in zip(entries, self._starts.tolist())])
+            part, ordered = labels[:objects], bool((labels[1:] >= labels[:-1]).all())
+            if ordered and len(part.unique()) < len(labels.unique()):  # e.g. ModelNet: its files come class by class
+                raise ValueError(f"objects: the first {objects} {split} objects of {root} hold {len(part.unique())} of "
+                                 f"the split's {len(labels.unique())} classes (the split is ordered by class), so "
+                                 "they are no sample of it")
 
     def _first_objects(self, entries: list[dict], count: int) -> list[int]:
         """Row indices of the first ``count`` objects, every view (rows are view-major per shard)."""

@@ -165,3 +165,20 @@ def test_the_first_objects_of_a_split_with_all_their_views(built):
     assert len(nngraph.INRDataset(out, "train", views=1, objects=6)) == 6
     with pytest.raises(ValueError, match=r"objects: expected 1\.\."):
         nngraph.INRDataset(out, "train", objects=10 ** 6)
+
+
+NPZ = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "modelnet10_pointclouds.npz"
+
+
+@pytest.mark.skipif(not NPZ.exists(), reason="../shared/data/modelnet10_pointclouds.npz not present")
+@pytest.mark.parametrize("views", [1, 2])
+def test_the_first_objects_of_a_split_ordered_by_class_are_refused_where_they_leave_classes_out(tmp_path, views):
+    # ModelNet10's training shapes come class by class: 106 bathtubs, then beds
+    nngraph.build_inr_dataset("modelnet10", tmp_path, root=NPZ, limit=112, views=views, steps=1, sdf_points=256,
+                              points_per_step=64, progress=False)
+    full = nngraph.INRDataset(tmp_path, "train", views=views)
+    assert full.labels.unique().tolist() == [0, 1]
+    with pytest.raises(ValueError, match=r"objects: the first 50 train objects of .* hold 1 of the split's 2 classes"):
+        nngraph.INRDataset(tmp_path, "train", views=views, objects=50)
+    count = json.loads((tmp_path / "manifest.json").read_text())["splits"]["train"]["count"]
+    assert len(nngraph.INRDataset(tmp_path, "train", views=views, objects=count)) == count * views
