@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -205,7 +206,8 @@ def build_inr_dataset(dataset: str, out: str | Path, *, root: str | Path | None 
     """Fit the INR dataset ``dataset`` (one of `DATASETS`) into the folder ``out``; returns the manifest.
 
     ``root``: where the source is (an IDX folder, the ModelNet10 ``.npz`` or a ModelNet40 folder);
-    ``limit``: only the first ``limit`` objects of each official split; ``steps``, ``sdf_points``,
+    ``limit``: only the first ``limit`` objects of each official split (a warning names the classes
+    that leaves out, as it does on a source stored class by class); ``steps``, ``sdf_points``,
     ``points_per_step``: override the recipe; ``init``: the INR initialisation (one of
     `nngraph.siren.INITS`, recorded in the manifest); ``seed``: INR initialisations and SDF samples;
     ``device``, ``batch_size``, ``compile``: how to fit (not part of the result's identity);
@@ -239,6 +241,11 @@ def build_inr_dataset(dataset: str, out: str | Path, *, root: str | Path | None 
     if not isinstance(extra_train, int) or isinstance(extra_train, bool) or extra_train < 0:
         raise ValueError(f"extra_train: expected a non-negative integer, got {extra_train!r}")
     source = _Source(dataset, root, limit, extra_train)
+    for split in ("train", "test"):
+        kept, every = np.unique(source.labels(split)), np.unique(source.data[split].labels)
+        if len(kept) < len(every):  # a source stored class by class (ModelNet): its first objects are few classes
+            warnings.warn(f"limit: the first {source.count[split]} {split} objects of {dataset} hold {len(kept)} of its "
+                          f"{len(every)} classes", stacklevel=2)
     base = IMAGE_RECIPE if source.image else SHAPE_RECIPE
     recipe = FitRecipe(base.layer_sizes, steps if steps is not None else base.steps, base.lr, base.optimizer,
                        base.psnr_stop, points_per_step or base.points_per_step,

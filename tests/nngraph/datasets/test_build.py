@@ -275,3 +275,10 @@ def test_a_build_extends_another_keeping_its_inrs_and_its_validation_and_test(tm
                           **{**kwargs, "steps": 4})
     with pytest.raises(ValueError, match="extra_train: needs a limit"):
         build_inr_dataset("fmnist-subset", tmp_path / "x", root=SUBSET, extra_train=6, progress=False)
+
+
+@pytest.mark.skipif(not NPZ.exists(), reason="../shared/data/modelnet10_pointclouds.npz not present")
+def test_a_limit_that_leaves_classes_out_is_said(tmp_path):
+    with pytest.warns(UserWarning, match=r"limit: the first 3 train objects of modelnet10 hold 1 of its 10 classes"):
+        build_inr_dataset("modelnet10", tmp_path, root=NPZ, limit=3, steps=1, sdf_points=256, points_per_step=64,
+                          progress=False)
