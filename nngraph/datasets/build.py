@@ -206,8 +206,8 @@ def build_inr_dataset(dataset: str, out: str | Path, *, root: str | Path | None 
     """Fit the INR dataset ``dataset`` (one of `DATASETS`) into the folder ``out``; returns the manifest.
 
     ``root``: where the source is (an IDX folder, the ModelNet10 ``.npz`` or a ModelNet40 folder);
-    ``limit``: only the first ``limit`` objects of each official split (a warning names the classes
-    that leaves out, as it does on a source stored class by class); ``steps``, ``sdf_points``,
+    ``limit``: only the first ``limit`` objects of each official split (a warning says so where
+    that leaves classes out, as on a source stored class by class); ``steps``, ``sdf_points``,
     ``points_per_step``: override the recipe; ``init``: the INR initialisation (one of
     `nngraph.siren.INITS`, recorded in the manifest); ``seed``: INR initialisations and SDF samples;
     ``device``, ``batch_size``, ``compile``: how to fit (not part of the result's identity);
