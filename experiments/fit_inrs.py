@@ -55,6 +55,8 @@ def main(argv=None) -> dict:
     p.add_argument("--extra-train", type=non_negative_int, default=0,
                    help="more training objects beyond --limit (the same validation and test objects)")
     p.add_argument("--reuse", default=None, help="a built dataset of the same recipe whose INRs are copied, not refitted")
+    p.add_argument("--train-per-class", type=positive_int, default=None,
+                   help="only the first N training objects of each class (the same validation and test objects)")
     p.add_argument("--steps", type=positive_int, default=None, help="updates per INR (default: the paper's 1000)")
     p.add_argument("--init", choices=INITS, default=DEFAULT_INIT,
                    help="INR initialisation: reference (the public INR datasets'), zero_bias or siren (default: %(default)s)")
@@ -79,7 +81,8 @@ def main(argv=None) -> dict:
     manifest = build(a.dataset, out, a.root, views=a.views, limit=a.limit, steps=a.steps, seed=a.seed,
                      device=device, batch_size=a.batch_size, shard_size=a.shard_size, sdf_points=a.sdf_points,
                      points_per_step=a.points_per_step, init=a.init, compile=a.compile, progress=not a.no_progress,
-                     rank=rank, world_size=world_size, extra_train=a.extra_train, reuse=a.reuse)
+                     rank=rank, world_size=world_size, extra_train=a.extra_train, reuse=a.reuse,
+                     train_per_class=a.train_per_class)
     if not manifest["complete"]:
         print(f"part {rank} of {world_size} done: {out}; the last part to finish writes the manifest")
         return manifest

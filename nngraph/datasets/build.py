@@ -202,7 +202,8 @@ def build_inr_dataset(dataset: str, out: str | Path, *, root: str | Path | None 
                       sdf_points: int | None = None, points_per_step: int | None = None,
                       init: str = DEFAULT_INIT, compile: bool = False, progress: bool = True,
                       on_shard: Callable[[Path], None] | None = None, rank: int = 0, world_size: int = 1,
-                      extra_train: int = 0, reuse: str | Path | None = None) -> dict:
+                      extra_train: int = 0, reuse: str | Path | None = None,
+                      train_per_class: int | None = None) -> dict:
     """Fit the INR dataset ``dataset`` (one of `DATASETS`) into the folder ``out``; returns the manifest.
 
     ``root``: where the source is (an IDX folder, the ModelNet10 ``.npz`` or a ModelNet40 folder);
@@ -225,6 +226,9 @@ def build_inr_dataset(dataset: str, out: str | Path, *, root: str | Path | None 
     ``reuse``: a built dataset of the same recipe, seed and source whose INRs are copied instead
     of refitted wherever it has the same (object, view): the extension keeps the original INRs
     bit for bit (a refit reproduces them only to float rounding). Both are part of the build's id.
+    ``train_per_class``: keep only the first this many training objects of each class (the same
+    validation and test objects): a class-balanced subset, e.g. to fit 10 views of a few shapes of
+    every class beside a 1-view build of all of them (``reuse`` it: view 0 is copied).
     """
     if not isinstance(views, int) or views < 1:
         raise ValueError(f"views: expected a positive integer, got {views!r}")
@@ -235,7 +239,8 @@ def build_inr_dataset(dataset: str, out: str | Path, *, root: str | Path | None 
     if not (isinstance(world_size, int) and world_size >= 1 and isinstance(rank, int) and 0 <= rank < world_size):
         raise ValueError(f"rank, world_size: expected 0 <= rank < world_size, got {rank!r}, {world_size!r}")
     for name, value in (("steps", steps), ("shard_size", shard_size), ("batch_size", batch_size),
-                        ("sdf_points", sdf_points), ("points_per_step", points_per_step)):
+                        ("sdf_points", sdf_points), ("points_per_step", points_per_step),
+                        ("train_per_class", train_per_class)):
         if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
             raise ValueError(f"{name}: expected a positive integer or None (the default), got {value!r}")
     if not isinstance(extra_train, int) or isinstance(extra_train, bool) or extra_train < 0:
@@ -253,6 +258,10 @@ def build_inr_dataset(dataset: str, out: str | Path, *, root: str | Path | None 
     spec = recipe.spec()
     shard_size = DEFAULT_SHARD_SIZE["image" if source.image else "shape"] if shard_size is None else shard_size
     splits = make_splits(source)
+    if train_per_class is not None:
+        labels = source.labels("train")[splits["train"]["objects"]]
+        keep = np.concatenate([np.flatnonzero(labels == c)[:train_per_class] for c in np.unique(labels)])
+        splits["train"]["objects"] = np.asarray(splits["train"]["objects"])[np.sort(keep)].tolist()
     for split in SPLITS:
         splits[split]["count"] = len(splits[split]["objects"])
     config = {"dataset": dataset, "source": source.describe(), "limit": limit, "seed": seed,
@@ -262,6 +271,8 @@ def build_inr_dataset(dataset: str, out: str | Path, *, root: str | Path | None 
     reused = _reuse_index(reuse, config) if reuse is not None else None
     if extra_train:  # keys only where used: every earlier build keeps its id
         config["extra_train"] = extra_train
+    if train_per_class is not None:
+        config["train_per_class"] = train_per_class
     if reused is not None:
         config["reuse"] = reused["content_id"]
     config_id = hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()

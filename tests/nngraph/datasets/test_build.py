@@ -282,3 +282,28 @@ def test_a_limit_that_leaves_classes_out_is_said(tmp_path):
     with pytest.warns(UserWarning, match=r"limit: the first 3 train objects of modelnet10 hold 1 of its 10 classes"):
         build_inr_dataset("modelnet10", tmp_path, root=NPZ, limit=3, steps=1, sdf_points=256, points_per_step=64,
                           progress=False)
+
+
+@pytest.mark.skipif(not NPZ.exists(), reason="../shared/data/modelnet10_pointclouds.npz not present")
+def test_a_class_balanced_training_subset_keeps_validation_test_and_view_0(tmp_path):
+    kw = dict(root=NPZ, limit=112, steps=2, sdf_points=256, points_per_step=64, progress=False)
+    with pytest.warns(UserWarning):  # 112 shapes: bathtubs and beds only
+        full = build_inr_dataset("modelnet10", tmp_path / "full", **kw)
+        part = build_inr_dataset("modelnet10", tmp_path / "part", views=2, train_per_class=3, reuse=tmp_path / "full", **kw)
+    labels = np.load(NPZ)["train_labels"]
+    train = part["splits"]["train"]["objects"]
+    assert len(train) == 6 and labels[train].tolist() == [0, 0, 0, 1, 1, 1]
+    assert train == [o for o in full["splits"]["train"]["objects"] if labels[o] == 0][:3] + \
+        [o for o in full["splits"]["train"]["objects"] if labels[o] == 1][:3]
+    for split in ("val", "test"):
+        assert part["splits"][split] == full["splits"][split]
+        assert torch.equal(nngraph.INRDataset(tmp_path / "part", split).params(),
+                           nngraph.INRDataset(tmp_path / "full", split).params())
+    rows = {}
+    for name in ("full", "part"):
+        t = [load_shard(tmp_path / name / e["file"]) for e in read_manifest(tmp_path / name)["shards"]
+             if e["split"] == "train"]
+        rows[name] = {(o, v): p for s in t for o, v, p in zip(s["object"].tolist(), s["view"].tolist(), s["params"])}
+    assert all(torch.equal(rows["part"][(o, 0)], rows["full"][(o, 0)]) for o in train)  # view 0 copied bit for bit
+    assert not any(torch.equal(rows["part"][(o, 1)], rows["part"][(o, 0)]) for o in train)  # view 1 fitted
+    assert part["train_per_class"] == 3 and "train_per_class" not in full and part["config_id"] != full["config_id"]
