@@ -31,7 +31,9 @@ def read_curves(run: Path) -> dict[str, list[tuple[int, float]]]:
     return {key: sorted(values.items()) for key, values in curves.items()}
 
 
-def plot(runs: list[Path], out: Path, title: str = "") -> None:
+def plot(runs: list[Path], out: Path, title: str = "", log: bool = False) -> None:
+    """Train (solid) and validation (dashed) loss of each run; ``log``: a log-scale loss axis (one
+    unstable epoch's spike would otherwise flatten every curve)."""
     fig, ax = plt.subplots(figsize=(6, 4))
     for i, folder in enumerate(runs):
         c = read_curves(folder)
@@ -41,6 +43,8 @@ def plot(runs: list[Path], out: Path, title: str = "") -> None:
                 ax.plot(*zip(*c[key]), style, color=color, label=f"{folder.name} {key.split('_')[0]}")
     ax.set_xlabel("epoch")
     ax.set_ylabel("cross-entropy")
+    if log:
+        ax.set_yscale("log")
     ax.set_title(title or "train (solid) and validation (dashed) loss")
     ax.legend(fontsize=7)
     fig.tight_layout()

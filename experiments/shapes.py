@@ -93,7 +93,7 @@ def write(args) -> str:
     curves = [c for c in curves if (c / RESULT).is_file()]
     if curves:
         plot(curves, args.table_out / "modelnet10-curves.png",
-             "ModelNet10, 1 view, no augmentation, seed 0: train (solid), validation (dashed)")
+             "ModelNet10, 1 view, none, seed 0: train (solid), validation (dashed)", log=True)
     return md
 
 
