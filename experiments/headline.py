@@ -34,7 +34,7 @@ from .cpu import keep_freed_memory
 from .figure_curves import plot
 from .fit_inrs import build as build_inrs
 from . import table1
-from .table1 import aggregate, write_tables
+from .table1 import aggregate, seeds_in, write_tables
 from .train import RESULT, parser as train_parser, train
 
 LIMIT = 2182  # of each official split: 2,000 training objects after the validation share
@@ -129,8 +129,7 @@ def _finished_cells(args, rows: list[tuple[str, str]], views: list[int]) -> dict
             continue
         for model in MODELS:
             for _, aug in rows:
-                found = run_dir(args.out, model, aug, v, 0).parent.glob(f"{model}-{aug}-v{v}-s*")
-                seeds = sorted(int(f.name.rsplit("-s", 1)[1]) for f in found if f.name.rsplit("-s", 1)[1].isdigit())
+                seeds = seeds_in(run_dir(args.out, model, aug, v, 0).parent, f"{model}-{aug}-v{v}-s")
                 cells_ += [cell_args(args, model, aug, v, seed) for seed in seeds]
     return aggregate(cells_)
 

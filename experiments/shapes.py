@@ -29,9 +29,9 @@ from .cli import Parser, non_negative_int, positive_int, run, torch_device
 from .cpu import keep_freed_memory
 from .figure_curves import plot
 from .fit_inrs import build as build_inrs, launch_part
-from .headline import WARMUP
+from .headline import MODELS, WARMUP
 from . import table1
-from .table1 import aggregate, write_tables
+from .table1 import aggregate, seeds_in, write_tables
 from .train import RESULT, parser as train_parser, train
 
 DATA = Path("results/inrs/modelnet10-v1")
@@ -40,7 +40,6 @@ FIT = {"views": 1, "init": "reference", "points_per_step": 1024, "sdf_points": 1
 ROWS = [r for r in table1.ROWS if r[1] != "rotate"]
 AUGMENTS = {"dws": [a for _, a in ROWS],
             "rt": ["none", "siren_negation", "mixup", "mixup_weight_matching", "mixup_signed_weight_matching"]}
-MODELS = ("dws", "rt")
 EPOCHS, BATCH = 60, 64
 
 
@@ -77,10 +76,8 @@ def write(args) -> str:
     found = []
     for model in MODELS:
         for aug in AUGMENTS[model]:
-            for folder in sorted(run_dir(args.out, model, aug, 0).parent.glob(f"{model}-{aug}-v1-s*")):
-                seed = folder.name.rsplit("-s", 1)[1]
-                if seed.isdigit():
-                    found.append(cell_args(args, model, aug, int(seed)))
+            seeds = seeds_in(run_dir(args.out, model, aug, 0).parent, f"{model}-{aug}-v1-s")
+            found += [cell_args(args, model, aug, seed) for seed in seeds]
     count = {s: v["count"] for s, v in read_manifest(args.data)["splits"].items()}
     note = (f"ModelNet10, {count['train']:,} training, {count['val']:,} validation and {count['test']:,} test "
             f"shapes, one SDF INR each (the paper's ModelNet recipe, reference init), `small` preset, batch "

@@ -75,6 +75,12 @@ def aggregate(runs: list[argparse.Namespace], data_ids: dict | None = None) -> d
     return acc
 
 
+def seeds_in(folder: Path, prefix: str) -> list[int]:
+    """The seeds ``S`` of the run folders ``<folder>/<prefix>S``, in order."""
+    tails = (f.name[len(prefix):] for f in folder.glob(f"{prefix}*"))
+    return sorted(int(t) for t in tails if t.isdigit())
+
+
 def missing(runs: list[argparse.Namespace], data_ids: dict | None = None) -> list[argparse.Namespace]:
     """The runs not finished yet; ValueError naming every run folder that holds other settings or data."""
     data_ids = dict(data_ids or {})

@@ -217,8 +217,9 @@ def build_inr_dataset(dataset: str, out: str | Path, *, root: str | Path | None 
 
     ``rank``, ``world_size``: one part of a build spread over processes, GPUs or nodes (torchrun, a
     SLURM array): this part fits its share of the fixed plan's shards (`share_units`: about as many
-    INRs as every other part) and writes no manifest. The part that finds every shard present when it is done verifies them all and writes
-    the manifest, so the result is the single-process build's, byte for byte; until then the return
+    INRs as every other part) and writes no manifest. The part that finds every shard present when
+    it is done verifies them all and writes the manifest, so the result is the single-process
+    build's, byte for byte; until then the return
     value has ``"complete": False``. A part that was interrupted resumes alone.
 
     ``extra_train``: extend a limited build by this many more training objects (official training

@@ -75,11 +75,10 @@ class INRDataset(Dataset):
             self._indices = self._first_objects(entries, objects)
             labels = torch.cat([self._labels[s:s + e["stop"] - e["start"]]  # each object's, in split order (view 0)
                                 for e, s in zip(entries, self._starts.tolist())])
-            part, ordered = labels[:objects], bool((labels[1:] >= labels[:-1]).all())
-            if ordered and len(part.unique()) < len(labels.unique()):  # e.g. ModelNet: its files come class by class
-                raise ValueError(f"objects: the first {objects} {split} objects of {root} hold {len(part.unique())} of "
-                                 f"the split's {len(labels.unique())} classes (the split is ordered by class), so "
-                                 "they are no sample of it")
+            kept, every = len(labels[:objects].unique()), len(labels.unique())
+            if kept < every and bool((labels[1:] >= labels[:-1]).all()):  # e.g. ModelNet: its files come class by class
+                raise ValueError(f"objects: the first {objects} {split} objects of {root} hold {kept} of the split's "
+                                 f"{every} classes (the split is ordered by class), so they are no sample of it")
 
     def _first_objects(self, entries: list[dict], count: int) -> list[int]:
         """Row indices of the first ``count`` objects, every view (rows are view-major per shard)."""
