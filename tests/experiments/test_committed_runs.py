@@ -72,3 +72,31 @@ def test_the_committed_shape_inrs_are_the_shapes_recipe_and_intact():
         assert verify_shard_content(shard)["config_id"] == manifest["config_id"], shard
         if shard.name in recorded:
             assert sha256_file(shard) == recorded[shard.name], shard
+
+
+SHAPE_CELLS = sorted((RESULTS / "table1" / "modelnet10" / "runs").glob("*-v*-s*"))
+
+
+@pytest.mark.skipif(not SHAPE_CELLS or not (SHAPES / "manifest.json").is_file(), reason="no committed shape runs")
+def test_every_committed_shape_cell_is_recognised_by_its_command_and_data():
+    from nngraph.experiments import shapes
+    from nngraph.experiments.train import data_id
+    args = argparse.Namespace(data=SHAPES, subset_runs=Path("runs/inrs"), out=RESULTS / "table1" / "modelnet10", threads=1)
+    shapes_id, subset_ids = data_id(SHAPES), {1: set(), 10: set()}
+    for folder in SHAPE_CELLS:
+        if not (folder / "result.json").is_file():
+            continue  # a cell still running when it was committed
+        model, rest = folder.name.split("-", 1)
+        aug, tail = rest.rsplit("-v", 1)
+        aug, protocol = (aug[:-len(f"-pc{shapes.PER_CLASS}")], "views") if aug.endswith(f"-pc{shapes.PER_CLASS}") \
+            else (aug, "all")
+        views, seed = (int(t) for t in tail.split("-s"))
+        cell = shapes.cell_args(args, model, aug, seed, protocol, views)
+        assert Path(cell.out) == folder
+        recorded = recorded_identity(folder)
+        if protocol == "all":  # its data is committed: the whole identity is checked
+            assert differences(recorded, identity(cell, shapes_id)) == "", folder
+        else:
+            assert differences(recorded, identity(cell, recorded["data_id"])) == "", folder
+            subset_ids[views].add(recorded["data_id"])
+    assert all(len(ids) <= 1 for ids in subset_ids.values())  # each views setting trained on one dataset
