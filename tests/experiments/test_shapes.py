@@ -28,7 +28,8 @@ def test_the_shapes_column_runs_resumes_and_keeps_both_models(data, tmp_path, mo
     monkeypatch.setattr(shapes, "AUGMENTS", {"dws": ["none", "mixup_signed_weight_matching"], "rt": ["none"]})
     argv = ["--data", str(data), "--out", str(tmp_path / "runs"), "--table-out", str(tmp_path / "t"), "--seeds", "0"]
     shapes.main(argv)
-    assert "dws none 1 view(s) seed 0" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "dws none 1 view(s) seed 0" in out and "10-view subset cells left out" in out  # no subset data yet
     assert shapes.cells(["dws", "rt"], [0, 1]) == [(0, "dws", "none", 1), (0, "dws", "mixup_signed_weight_matching", 1),
                                                    (0, "rt", "none", 1), (1, "dws", "none", 1),
                                                    (1, "dws", "mixup_signed_weight_matching", 1), (1, "rt", "none", 1)]
