@@ -26,7 +26,8 @@ def test_the_shapes_column_runs_resumes_and_keeps_both_models(data, tmp_path, mo
     monkeypatch.setattr(shapes, "EPOCHS", 1)
     monkeypatch.setattr(shapes, "BATCH", 8)
     monkeypatch.setattr(shapes, "AUGMENTS", {"dws": ["none", "mixup_signed_weight_matching"], "rt": ["none"]})
-    argv = ["--data", str(data), "--out", str(tmp_path / "runs"), "--table-out", str(tmp_path / "t"), "--seeds", "0"]
+    argv = ["--data", str(data), "--subset-runs", str(tmp_path / "inrs"), "--out", str(tmp_path / "runs"),
+            "--table-out", str(tmp_path / "t"), "--seeds", "0"]
     shapes.main(argv)
     out = capsys.readouterr().out
     assert "dws none 1 view(s) seed 0" in out and "10-view subset cells left out" in out  # no subset data yet
