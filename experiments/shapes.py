@@ -108,17 +108,17 @@ def fit(args, protocol: str = "all", views: int = 1, rank: int = 0, world_size: 
 
 def _finished(args, protocol: str) -> dict:
     """The checked results of every finished cell of a protocol, either model."""
-    found, absent = [], set()
+    absent = {v for v in (1, 10) if protocol == "views" and _complete(subset_dir(args, v)) is None}
+    for views in sorted(absent):  # no data to check their cells against
+        print(f"{views}-view subset cells left out: their data {subset_dir(args, views)} is not here to check them "
+              "against (fit it with --protocol views --fit-only)", flush=True)
+    found = []
     for _, model, aug, views in cells(list(MODELS), [0], protocol):
-        if protocol == "views" and _complete(subset_dir(args, views)) is None:
-            absent.add(views)  # no data to check its cells against
+        if views in absent:
             continue
         folder = run_dir(args.out, model, aug, 0, protocol, views)
         seeds = seeds_in(folder.parent, folder.name[:-1])
         found += [cell_args(args, model, aug, seed, protocol, views) for seed in seeds]
-    for views in sorted(absent):
-        print(f"{views}-view subset cells left out: their data {subset_dir(args, views)} is not here to check them "
-              "against (fit it with --protocol views --fit-only)", flush=True)
     return aggregate(found)
 
 
