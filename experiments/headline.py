@@ -17,14 +17,13 @@ for the 10-view row (validation and test: view 0; every INR's initialisation is 
 object and view, so view 0 of the 10-view dataset starts where the 1-view dataset's INR did). Models: the ``small`` preset, batch 64; 1-view runs train for
 ``--epochs[0]`` epochs, 10-view runs for ``--epochs[1]`` (the paper's 3:1 ratio of optimiser steps).
 
-Cells run seed by seed, so a partial table has every row at n=1 first. Every step resumes: the fits
-shard by shard, a training run from its last checkpoint, a finished run is read back; the table
-(``table.md``, ``table.csv``) and the loss curves of the 1-view runs (``curves-<model>.png``) are
-rewritten after every cell.
+Cells run seed by seed, so a partial table has every row at n=1 first (``--jobs N``: N at a time,
+each in a process of its own). Every step resumes: the fits shard by shard, a training run from its
+last checkpoint, a finished run is read back; the table (``table.md``, ``table.csv``) and the loss
+curves of the 1-view runs (``curves-<model>.png``) are rewritten after every cell.
 """
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import torch
@@ -35,7 +34,7 @@ from .figure_curves import plot
 from .fit_inrs import build as build_inrs
 from . import table1
 from .table1 import aggregate, seeds_in, write_tables
-from .train import RESULT, parser as train_parser, train
+from .train import RESULT, parser as train_parser
 
 LIMIT = 2182  # of each official split: 2,000 training objects after the validation share
 ROWS = [("No augmentation", "none"), ("MixUp", "mixup"), ("MixUp + random perm.", "mixup_permutation"),
@@ -92,7 +91,8 @@ def main(argv=None):
     ap.add_argument("--table1-out", type=Path, default=Path("results/table1"),
                     help="where the whole Table 1 on this protocol is written (fmnist.md, fmnist.csv)")
     ap.add_argument("--epochs", type=positive_int, nargs=2, default=[60, 20], metavar=("ONE_VIEW", "TEN_VIEWS"))
-    ap.add_argument("--threads", type=positive_int, default=1)
+    ap.add_argument("--threads", type=positive_int, default=1, help="threads of each cell")
+    ap.add_argument("--jobs", type=positive_int, default=1, help="cells at once, each in its own process")
     ap.add_argument("--device", type=torch_device, default=None, help="device for fitting (default: cuda if available)")
     ap.add_argument("--fit-only", action="store_true", help="fit the two INR datasets and stop")
     ap.add_argument("--aggregate-only", action="store_true", help="rewrite the tables from finished runs")
@@ -105,15 +105,12 @@ def main(argv=None):
             fit(args.runs, views, device)
         return
     if not args.aggregate_only:
-        for seed, model, aug, views in cells(args.models, args.seeds, args.views, args.rows):
-            cell = cell_args(args, model, aug, views, seed)
-            if not (Path(cell.out) / RESULT).is_file():
-                fit(args.runs, views, device)
-            start = time.time()
-            r = train(cell)
-            print(f"{model} {aug} {views} view(s) seed {seed}: test {100 * r['test_acc']:.2f}% "
-                  f"({time.time() - start:.0f} s)", flush=True)
-            _write(args)
+        todo = [cell_args(args, model, aug, views, seed)
+                for seed, model, aug, views in cells(args.models, args.seeds, args.views, args.rows)]
+        todo = [c for c in todo if not (Path(c.out) / RESULT).is_file()]
+        for views in sorted({c.views for c in todo}):
+            fit(args.runs, views, device)
+        table1.train_cells(table1.missing(todo), args.jobs, after=lambda: _write(args))
     print(_write(args))
 
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import csv
 import statistics
-import time
 from pathlib import Path
 
 import torch
@@ -25,8 +24,7 @@ from nngraph.datasets.shards import read_manifest
 from . import headline
 from .cli import Parser, non_negative_int, positive_int, run
 from .cpu import keep_freed_memory
-from .train import train
-from .table1 import aggregate
+from .table1 import aggregate, missing, train_cells
 
 CELLS = (("none", 1), ("mixup_signed_weight_matching", 1), ("none", 10))
 MODEL = "dws"
@@ -60,7 +58,8 @@ def main(argv=None):
     ap.add_argument("--headline", type=Path, default=Path("results/headline"), help="the headline's results")
     ap.add_argument("--out", type=Path, default=Path("results/scale"))
     ap.add_argument("--epochs", type=positive_int, nargs=2, default=[60, 20], metavar=("ONE_VIEW", "TEN_VIEWS"))
-    ap.add_argument("--threads", type=positive_int, default=1)
+    ap.add_argument("--threads", type=positive_int, default=1, help="threads of each cell")
+    ap.add_argument("--jobs", type=positive_int, default=1, help="cells at once, each in its own process")
     ap.add_argument("--aggregate-only", action="store_true")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -77,11 +76,8 @@ def main(argv=None):
                 continue
             cells += [(size, cell(args, aug, views, size, seed, available[views])) for seed in args.seeds]
     if not args.aggregate_only:
-        for size, c in sorted(cells, key=lambda sc: int(sc[1].seed)):  # seed-major: every N at n=1 first
-            start = time.time()
-            r = train(c)
-            print(f"N={size} {c.augment} {c.views} view(s) seed {c.seed}: test {100 * r['test_acc']:.2f}% "
-                  f"({time.time() - start:.0f} s)", flush=True)
+        todo = [c for _, c in sorted(cells, key=lambda sc: int(sc[1].seed))]  # seed-major: every N at n=1 first
+        train_cells(missing(todo), args.jobs, after=lambda: write(args, cells))
     print(write(args, cells))
 
 

@@ -18,15 +18,15 @@ Fashion-MNIST's headline's: the ``small`` preset, batch 64, 60 epochs.
 views 1-9. 1-view runs train for 60 epochs, 10-view runs for 20 (the headline's 3:1 ratio of steps);
 table ``results/table1/modelnet10-views.{md,csv}``.
 
-Cells run seed by seed, every step resumes (a fit shard by shard, a run from its last checkpoint), and
-after every cell the tables (the paper's ModelNet40 columns beside, labelled as such) and Figure 1
-(``results/table1/modelnet10-curves.png``: training and validation loss of both models without
-augmentation, seed 0, on all shapes and on the subset's 1 and 10 views) are rewritten from every
-finished cell of either model, each checked against its record.
+Cells run seed by seed (``--jobs N``: N at a time, each in a process of its own), every step resumes
+(a fit shard by shard, a run from its last checkpoint), and after every cell the tables (the paper's
+ModelNet40 columns beside, labelled as such) and Figure 1 (``results/table1/modelnet10-curves.png``:
+training and validation loss of both models without augmentation, seed 0, on all shapes and on the
+subset's 1 and 10 views) are rewritten from every finished cell of either model, each checked
+against its record.
 """
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import torch
@@ -40,7 +40,7 @@ from .fit_inrs import build as build_inrs, launch_part
 from .headline import MODELS, WARMUP
 from . import table1
 from .table1 import aggregate, seeds_in, write_tables
-from .train import RESULT, parser as train_parser, train
+from .train import RESULT, parser as train_parser
 
 DATA = Path("results/inrs/modelnet10-v1")
 FIT = {"init": "reference", "points_per_step": 1024, "sdf_points": 100_000}
@@ -157,7 +157,8 @@ def main(argv=None):
                     help="where the tables (modelnet10*.md, .csv) and modelnet10-curves.png go")
     ap.add_argument("--models", nargs="+", choices=MODELS, default=list(MODELS), help="which cells to run")
     ap.add_argument("--seeds", type=non_negative_int, nargs="+", default=[0, 1, 2])
-    ap.add_argument("--threads", type=positive_int, default=1)
+    ap.add_argument("--threads", type=positive_int, default=1, help="threads of each cell")
+    ap.add_argument("--jobs", type=positive_int, default=1, help="cells at once, each in its own process")
     ap.add_argument("--device", type=torch_device, default=None, help="device for fitting (default: cuda if available)")
     ap.add_argument("--fit-only", action="store_true", help="fit the protocol's INRs (this part of them) and stop")
     ap.add_argument("--rank", type=non_negative_int, default=None, help="with --fit-only: this part of the fitting")
@@ -175,15 +176,12 @@ def main(argv=None):
             print(f"{folder}: " + ("complete" if done else "this part done; the last part writes the manifest"))
         return
     if not args.aggregate_only:
-        for seed, model, aug, views in cells(args.models, args.seeds, args.protocol):
-            cell = cell_args(args, model, aug, seed, args.protocol, views)
-            if not (Path(cell.out) / RESULT).is_file():
-                fit(args, args.protocol, views)
-            start = time.time()
-            r = train(cell)
-            print(f"{model} {aug} {views} view(s) seed {seed}: test {100 * r['test_acc']:.2f}% "
-                  f"({time.time() - start:.0f} s)", flush=True)
-            write(args)
+        todo = [cell_args(args, model, aug, seed, args.protocol, views)
+                for seed, model, aug, views in cells(args.models, args.seeds, args.protocol)]
+        todo = [c for c in todo if not (Path(c.out) / RESULT).is_file()]
+        for views in sorted({c.views for c in todo}):
+            fit(args, args.protocol, views)
+        table1.train_cells(table1.missing(todo), args.jobs, after=lambda: write(args))
     print(write(args))
 
 

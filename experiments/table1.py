@@ -22,6 +22,7 @@ import shlex
 import statistics
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -140,29 +141,45 @@ def write_tables(acc: dict, out: Path, dataset: str, views: list[int], models: l
 
 
 def _report(run: argparse.Namespace, r: dict) -> None:
-    print(f"{run.model:>3} {run.augment:<30} views {run.views:>2} seed {run.seed}: test {100 * r['test_acc']:.2f}% "
+    size = f"N={run.train_objects} " if getattr(run, "train_objects", None) else ""
+    print(f"{size}{run.model} {run.augment} {run.views} view(s) seed {run.seed}: test {100 * r['test_acc']:.2f}% "
           f"({r['seconds']:.0f} s)", flush=True)
 
 
-def _run_parallel(runs: list[argparse.Namespace], jobs: int) -> None:
-    """Each run in its own ``experiments.train`` process, ``jobs`` at a time; its output goes to
-    ``<run>/train.log``."""
+def train_cells(runs: list[argparse.Namespace], jobs: int = 1, after: Callable[[], object] | None = None) -> None:
+    """Train ``runs`` (`experiments.train` namespaces) in order, ``jobs`` at a time: in this process
+    for one, else each in an ``experiments.train`` process of its own, its output in
+    ``<run>/train.log``. Each is reported as it finishes, then ``after()`` runs (e.g. rewriting the
+    tables). A run that fails stops the others (they resume from their checkpoints) and raises."""
+    after = after or (lambda: None)
+    if jobs == 1:
+        for r in runs:
+            _report(r, train(r))
+            after()
+        return
     pending, active = list(runs), {}
-    while pending or active:
-        while pending and len(active) < jobs:
-            r = pending.pop(0)
-            Path(r.out).mkdir(parents=True, exist_ok=True)
-            log = open(Path(r.out) / "train.log", "w")
-            active[subprocess.Popen(command(r), stdout=log, stderr=subprocess.STDOUT)] = (r, log)
-        done = next((p for p in active if p.poll() is not None), None)
-        if done is None:
-            time.sleep(1)
-            continue
-        r, log = active.pop(done)
-        log.close()
-        if done.returncode != 0:
-            raise RuntimeError(f"run {r.out} failed (exit {done.returncode}); see {Path(r.out) / 'train.log'}")
-        _report(r, json.loads((Path(r.out) / RESULT).read_text()))
+    try:
+        while pending or active:
+            while pending and len(active) < jobs:
+                r = pending.pop(0)
+                Path(r.out).mkdir(parents=True, exist_ok=True)
+                log = open(Path(r.out) / "train.log", "w")
+                active[subprocess.Popen(command(r), stdout=log, stderr=subprocess.STDOUT)] = (r, log)
+            done = next((p for p in active if p.poll() is not None), None)
+            if done is None:
+                time.sleep(1)
+                continue
+            r, log = active.pop(done)
+            log.close()
+            if done.returncode != 0:
+                raise RuntimeError(f"run {r.out} failed (exit {done.returncode}); see {Path(r.out) / 'train.log'}")
+            _report(r, json.loads((Path(r.out) / RESULT).read_text()))
+            after()
+    finally:
+        for p, (_, log) in active.items():
+            p.terminate()
+            p.wait()
+            log.close()
 
 
 def parser() -> Parser:
@@ -207,11 +224,7 @@ def main(argv=None):
             print(shlex.join(command(r)))
         return
     if not args.aggregate_only:
-        if args.jobs == 1:
-            for r in todo:
-                _report(r, train(r))
-        else:
-            _run_parallel(todo, args.jobs)
+        train_cells(todo, args.jobs)
     labels = dict((name, label) for label, name in ROWS)
     rows = [(labels.get(name, name), name) for name in args.augmentations]  # a combination is labelled by its name
     print(write_tables(aggregate(runs, ids), out, args.dataset_name, args.views, args.models, args.note, rows,

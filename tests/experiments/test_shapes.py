@@ -45,10 +45,18 @@ def test_the_shapes_column_runs_resumes_and_keeps_both_models(data, tmp_path, mo
     assert "Rotation" not in md  # the paper reports no rotation for shapes
     assert (tmp_path / "t" / "modelnet10-curves.png").stat().st_size > 0
     # rerun: every cell is read back, none retrained; a run of one model keeps the other's rows
-    before = {p: p.stat().st_mtime_ns for p in (tmp_path / "runs").glob("*/result.json")}
+    before = {p: p.stat().st_mtime_ns for p in (tmp_path / "runs" / "runs").glob("*/result.json")}
+    assert len(before) == 3
     shapes.main(argv + ["--models", "dws"])
-    assert before == {p: p.stat().st_mtime_ns for p in (tmp_path / "runs").glob("*/result.json")}
+    assert before == {p: p.stat().st_mtime_ns for p in (tmp_path / "runs" / "runs").glob("*/result.json")}
     assert "| No augmentation | GNN |" in (tmp_path / "t" / "modelnet10.md").read_text()
+    # seed 1 two cells at a time, each in a process of its own: every row at n=2, each cell's log kept
+    shapes.main(argv[:-1] + ["1", "--jobs", "2"])
+    assert "rt none 1 view(s) seed 1" in capsys.readouterr().out
+    assert (tmp_path / "runs" / "runs" / "rt-none-v1-s1" / "train.log").is_file()
+    md = (tmp_path / "t" / "modelnet10.md").read_text()
+    for line in ("| No augmentation | DWS |", "| Signed alignment + MixUp (ours) | DWS |", "| No augmentation | GNN |"):
+        assert next(r for r in md.splitlines() if r.startswith(line)).split("|")[3].strip().endswith("(n=2)")
     # a cell recorded with other settings is refused, not reported
     monkeypatch.setattr(shapes, "EPOCHS", 2)
     with pytest.raises(ValueError, match=r"epochs \(1 there, 2 now\)"):

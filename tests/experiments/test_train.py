@@ -252,6 +252,27 @@ def test_table_lists_missing_runs_and_runs_them_in_parallel(data, tmp_path, caps
     assert one["config"]["seed"] == 1 and one["config"]["model_kwargs"] == json.loads(TINY["dws"])
 
 
+def test_a_failed_parallel_run_stops_the_others_and_names_itself(data, tmp_path):
+    long = _args(data, tmp_path / "long", "dws", "none", 10_000, "--threads", "1")
+    bad = _args(tmp_path / "no-such-data", tmp_path / "bad", "dws", "none", 1, "--threads", "1")
+    with pytest.raises(RuntimeError, match=r"run .*bad failed \(exit 2\).*train.log"):
+        table1.train_cells([long, bad], jobs=2)
+    assert "no-such-data" in (tmp_path / "bad" / "train.log").read_text()
+    assert not (tmp_path / "long" / RESULT).exists()
+    assert not [c for c in _command_lines() if str(tmp_path / "long").encode() in c]  # stopped, not left to run on
+
+
+def _command_lines() -> list[bytes]:
+    """Every running process's command line (Linux)."""
+    lines = []
+    for f in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            lines.append(f.read_bytes())
+        except OSError:  # it ended meanwhile
+            pass
+    return lines
+
+
 def test_ddp_on_two_cpu_processes_splits_each_epoch(data, tmp_path):
     # docs/usage.md: under --devices K each process reads ceil(N / K) training INRs per epoch in batches
     # of --batch-size, the last partial one dropped: 22 INRs, 2 processes, batch 4 -> 2 steps per epoch.
