@@ -29,7 +29,10 @@ from nngraph.siren import INITS
 from .cli import Parser, non_negative_int, positive_int, run
 from .cpu import keep_freed_memory
 from .fit_inrs import build as build_inrs
-from .train import RESULT, parser as train_parser, train
+from .records import read_record
+from .table1 import seeds_in
+from .train import (RESULT, differences, finished, identity, parser as train_parser, recorded_identity,
+                    train)
 
 AUGMENTATIONS = ("none", "mixup")
 MIXUPS = ("none", "mixup", "mixup_permutation", "mixup_weight_matching", "mixup_signed_weight_matching")
@@ -103,12 +106,29 @@ def recipe_stats(folder: Path) -> dict:
             "moved_from_init": moved.mean().item()}
 
 
-def run_arm(study: str, arm: Arm, augmentation: str, seed: int, runs: Path, out: Path, threads: int) -> dict:
+def arm_args(study: str, arm: Arm, augmentation: str, seed: int, runs: Path, out: Path, threads: int = 1):
+    """The `experiments.train` arguments of one run of an arm."""
     folder = out / "runs" / study / f"{_slug(arm.label)}-{augmentation}-s{seed}"
-    args = train_parser().parse_args(["--data", str(data_dir(runs, arm.init)), "--augment", augmentation,
+    return train_parser().parse_args(["--data", str(data_dir(runs, arm.init)), "--augment", augmentation,
                                       "--seed", str(seed), "--out", str(folder), "--quiet", "--threads",
                                       str(threads), *COMMON, *arm.args])
-    return train(args)
+
+
+def checked(args) -> tuple[dict, bool]:
+    """A finished run's result, checked against ``args``, and whether its data was checked too. A run
+    recorded before runs named their data's content has only its settings checked; any other run is
+    checked whole, which needs its data here. ValueError naming the difference for a run of other
+    settings."""
+    folder = Path(args.out)
+    result = read_record(folder / RESULT)
+    recorded = result.get("identity", recorded_identity(folder))
+    if recorded.get("data_id"):
+        return finished(folder, identity(args)), True
+    settings = {k: v for k, v in identity(args, data="-").items() if k != "data_id"}
+    differ = differences({k: v for k, v in recorded.items() if k != "data_id"}, settings)
+    if differ:
+        raise ValueError(f"{folder / RESULT}: a result with other settings: {differ}; delete it to redo the run")
+    return result, False
 
 
 def _slug(label: str) -> str:
@@ -128,13 +148,20 @@ def table(study: str, out: Path, runs: Path) -> str:
             s = recipe_stats(data_dir(runs, arm.init)) if manifest.is_file() else None
             cells += [f"{s['psnr_mean']:.1f}", f"{s['steps_mean']:.0f}", f"{s['moved_from_init']:.2f}"] if s else ["", "", ""]
         for aug in columns:
-            found = sorted((out / "runs" / study).glob(f"{_slug(arm.label)}-{aug}-s*/{RESULT}"))
-            acc = [100 * json.loads(p.read_text())["test_acc"] for p in found]
-            minutes += [json.loads(p.read_text())["seconds"] / 60 for p in found]
+            prefix = f"{_slug(arm.label)}-{aug}-s"
+            seeds = [seed for seed in seeds_in(out / "runs" / study, prefix)
+                     if (out / "runs" / study / f"{prefix}{seed}" / RESULT).is_file()]
+            found = [checked(arm_args(study, arm, aug, seed, runs, out)) for seed in seeds]
+            acc = [100 * r["test_acc"] for r, _ in found]
+            minutes += [r["seconds"] / 60 for r, _ in found]
             std = statistics.stdev(acc) if len(acc) > 1 else 0.0
-            cells.append(f"{statistics.mean(acc):.2f} ± {std:.2f} (n={len(acc)})" if acc else "")
+            mark = "" if all(whole for _, whole in found) else " †"
+            cells.append(f"{statistics.mean(acc):.2f} ± {std:.2f} (n={len(acc)}){mark}" if acc else "")
         cells.append(f"{statistics.mean(minutes):.1f}" if minutes else "")
         lines.append("| " + " | ".join(cells) + " |")
+    if any(" †" in line for line in lines):
+        lines += ["", "† recorded before runs named their data's content: settings checked, data not (the "
+                      "subset is refitted from its recipe, so rerunning the arm checks both)."]
     return "\n".join(lines) + "\n"
 
 
@@ -158,7 +185,7 @@ def main(argv=None):
                     if args.arms and not arm.label.startswith(tuple(args.arms)):
                         continue
                     for aug in COLUMNS.get(study, AUGMENTATIONS):
-                        r = run_arm(study, arm, aug, seed, args.runs, args.out, args.threads)
+                        r = train(arm_args(study, arm, aug, seed, args.runs, args.out, args.threads))
                         print(f"{study}: {arm.label} / {aug} / seed {seed}: test {100 * r['test_acc']:.2f}% "
                               f"({r['seconds']:.0f} s)", flush=True)
         md = table(study, args.out, args.runs)

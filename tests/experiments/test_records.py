@@ -78,6 +78,27 @@ def test_headline_aggregate_refuses_a_run_of_other_settings_in_its_folder(data, 
     assert not (out / "table.md").exists()
 
 
+def test_studies_check_every_result_and_mark_those_recorded_before_data_ids(data, tmp_path, monkeypatch):
+    from nngraph.experiments import studies
+    monkeypatch.setattr(studies, "COMMON", ["--preset", "small", "--batch-size", "8", "--epochs", "1"])
+    runs, out = tmp_path / "inrs", tmp_path / "studies"
+    shutil.copytree(data, studies.data_dir(runs, "reference"))
+    dws = next(arm for arm in studies.STUDIES["mixup-variants"] if arm.label == "dws")
+    train(studies.arm_args("mixup-variants", dws, "none", 0, runs, out))
+    legacy = studies.arm_args("mixup-variants", dws, "mixup", 0, runs, out)
+    folder = Path(legacy.out)
+    folder.mkdir(parents=True)  # a result recorded before runs named their data: its settings in its config only
+    (folder / RESULT).write_text(json.dumps({"test_acc": 0.5, "seconds": 60, "config": vars(legacy)}, default=str))
+    md = studies.table("mixup-variants", out, runs)
+    row = next(r for r in md.splitlines() if r.startswith("| dws |")).split("|")
+    assert row[2].strip().endswith("(n=1)") and row[3].strip() == "50.00 ± 0.00 (n=1) †", row
+    assert "† recorded before runs named their data's content" in md
+    config = {**vars(legacy), "epochs": 99}
+    (folder / RESULT).write_text(json.dumps({"test_acc": 0.5, "seconds": 60, "config": config}, default=str))
+    with pytest.raises(ValueError, match=r"epochs \(99 there, 1 now\)"):
+        studies.table("mixup-variants", out, runs)
+
+
 def test_headline_tables_keep_the_cells_of_models_not_run_this_time(data, tmp_path):
     import argparse
     from nngraph.experiments import headline
