@@ -39,7 +39,7 @@ from .figure_curves import plot
 from .fit_inrs import build as build_inrs, launch_part
 from .headline import MODELS, WARMUP
 from . import table1
-from .table1 import aggregate, seeds_in, write_tables
+from .table1 import aggregate, reported_views, seeds_in, write_tables
 from .train import RESULT, parser as train_parser
 
 DATA = Path("results/inrs/modelnet10-v1")
@@ -106,12 +106,20 @@ def fit(args, protocol: str = "all", views: int = 1, rank: int = 0, world_size: 
                                            world_size=world_size, **FIT, **extra)
 
 
-def _finished(args, protocol: str) -> dict:
-    """The checked results of every finished cell of a protocol, either model."""
-    absent = {v for v in (1, 10) if protocol == "views" and _complete(subset_dir(args, v)) is None}
-    for views in sorted(absent):  # no data to check their cells against
-        print(f"{views}-view subset cells left out: their data {subset_dir(args, views)} is not here to check them "
-              "against (fit it with --protocol views --fit-only)", flush=True)
+def _finished(args, protocol: str, table: str) -> dict | None:
+    """The checked results of every finished cell of a protocol, either model, for the views settings
+    whose data is here (a line names the others); None, with a line saying so, where the table
+    ``table`` reports cells of a views setting whose data is not here: it is kept as it is."""
+    absent = {v: subset_dir(args, v) for v in (1, 10) if protocol == "views" and _complete(subset_dir(args, v)) is None}
+    hint = "(fit it with --protocol views --fit-only)"
+    kept = sorted(set(absent) & reported_views(args.table_out, table))
+    if kept:
+        print(f"{table} kept as it is: its cells of {' and '.join(map(str, kept))} view(s) cannot be checked without "
+              f"{', '.join(str(absent[v]) for v in kept)} {hint}", flush=True)
+        return None
+    for views, folder in sorted(absent.items()):
+        print(f"{views}-view subset cells left out: their data {folder} is not here to check them against {hint}",
+              flush=True)
     found = []
     for _, model, aug, views in cells(list(MODELS), [0], protocol):
         if views in absent:
@@ -123,20 +131,23 @@ def _finished(args, protocol: str) -> dict:
 
 
 def write(args) -> str:
-    """Rewrite both tables and Figure 1 from every finished cell of either model."""
+    """Rewrite both tables (one kept as it is where rewriting it would drop cells) and Figure 1 from
+    every finished cell of either model."""
     count = {s: v["count"] for s, v in read_manifest(args.data)["splits"].items()}
     recipe = f"one SDF INR each (the paper's ModelNet recipe, reference init), `small` preset, batch {BATCH}"
     reading = ("test accuracy at the best validation epoch, mean ± std (n < 3 shown). The paper's columns are "
                "ModelNet40 (40 classes): another dataset, set beside for its pattern, not its numbers.")
     note = (f"ModelNet10, {count['train']:,} training, {count['val']:,} validation and {count['test']:,} test "
             f"shapes, {recipe}, {EPOCHS} epochs, 1 view; {reading}")
-    md = write_tables(_finished(args, "all"), args.table_out, "modelnet10", [1], list(MODELS), note, ROWS,
+    md = write_tables(_finished(args, "all", "modelnet10"), args.table_out, "modelnet10", [1], list(MODELS), note, ROWS,
                       "modelnet10", "modelnet40")
     views_note = (f"ModelNet10, the first {PER_CLASS} training shapes of each class ({10 * PER_CLASS} objects; "
                   f"1 or 10 INRs each), the same {count['val']:,} validation and {count['test']:,} test shapes, "
                   f"{recipe}, {VIEW_EPOCHS[1]} epochs on 1 view, {VIEW_EPOCHS[10]} on 10; {reading}")
-    write_tables(_finished(args, "views"), args.table_out, "modelnet10", [1, 10], list(MODELS), views_note,
-                 VIEW_ROWS, "modelnet10-views", "modelnet40")
+    views = _finished(args, "views", "modelnet10-views")
+    if views is not None:
+        write_tables(views, args.table_out, "modelnet10", [1, 10], list(MODELS), views_note, VIEW_ROWS,
+                     "modelnet10-views", "modelnet40")
     curves = [run_dir(args.out, m, "none", 0, *pv) for m in MODELS for pv in (("all", 1), ("views", 1), ("views", 10))]
     curves = [c for c in curves if (c / RESULT).is_file()]
     if curves:

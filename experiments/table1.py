@@ -140,6 +140,15 @@ def write_tables(acc: dict, out: Path, dataset: str, views: list[int], models: l
     return md
 
 
+def reported_views(out: Path, name: str) -> set[int]:
+    """The views settings of which the table ``<out>/<name>.csv`` reports a cell (none if it is absent):
+    a table rewritten without one's data would drop cells checked when it was written."""
+    if not (out / f"{name}.csv").is_file():
+        return set()
+    with open(out / f"{name}.csv", newline="") as f:
+        return {int(row["views"]) for row in csv.DictReader(f) if row["n"] not in ("", "0")}
+
+
 def _report(run: argparse.Namespace, r: dict) -> None:
     size = f"N={run.train_objects} " if getattr(run, "train_objects", None) else ""
     print(f"{size}{run.model} {run.augment} {run.views} view(s) seed {run.seed}: test {100 * r['test_acc']:.2f}% "

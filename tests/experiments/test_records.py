@@ -118,6 +118,22 @@ def test_headline_tables_keep_the_cells_of_models_not_run_this_time(data, tmp_pa
                 assert row.split("|")[3].strip().endswith("(n=1)"), row
 
 
+def test_headline_keeps_a_table_whose_cells_it_cannot_check_without_their_data(data, tmp_path):
+    from nngraph.experiments import headline, table1
+    runs, out = tmp_path / "inrs", tmp_path / "headline"
+    shutil.copytree(data, runs / "fmnist2k-v1")  # the 1-view data only
+    table1.write_tables({("none", "dws", 10): [64.0, 65.0]}, out, "fmnist", [1, 10], list(headline.MODELS),
+                        rows=headline.ROWS, name="table")  # written when the 10-view data was here
+    before = (out / "table.md").read_text()
+    r = cli("nngraph.experiments.headline", "--aggregate-only", "--out", out, "--runs", runs, "--epochs", "1", "1")
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "table.md kept as it is: its cells of 10 view(s) cannot be checked without" in r.stdout
+    assert (out / "table.md").read_text() == before and "64.50 ± 0.71" in before
+    (out / "table.csv").unlink()  # a table that reports no 10-view cell is rewritten, leaving them out
+    r = cli("nngraph.experiments.headline", "--aggregate-only", "--out", out, "--runs", runs, "--epochs", "1", "1")
+    assert r.returncode == 0 and "10-view cells left out" in r.stdout and "64.50" not in (out / "table.md").read_text()
+
+
 # A disk that fills up during the second write of last.ckpt: half the bytes land, then ENOSPC.
 FULL_DISK = '''
 import builtins, errno, os

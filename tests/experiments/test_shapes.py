@@ -90,6 +90,14 @@ def test_the_views_protocol_sets_1_against_10_views_on_a_subset(data, tmp_path, 
     runs = sorted(p.name for p in (tmp_path / "runs" / "runs").iterdir())
     assert runs == ["dws-mixup-pc3-v1-s0", "dws-none-pc3-v1-s0", "dws-none-pc3-v10-s0"]
     assert (tmp_path / "t" / "modelnet10-curves.png").stat().st_size > 0
+    # without the 10-view data here its cells cannot be checked: the table is kept as it is, not emptied
+    v10 = tmp_path / "inrs" / "modelnet10-pc3-v10"
+    v10.rename(tmp_path / "away")
+    capsys.readouterr()
+    shapes.main(argv + ["--aggregate-only"])
+    assert "modelnet10-views kept as it is: its cells of 10 view(s) cannot be checked" in capsys.readouterr().out
+    assert (tmp_path / "t" / "modelnet10-views.md").read_text() == md
+    (tmp_path / "away").rename(v10)
     # a cell recorded with other settings is refused, not reported
     monkeypatch.setattr(shapes, "VIEW_EPOCHS", {1: 2, 10: 2})
     with pytest.raises(ValueError, match=r"epochs \(1 there, 2 now\)"):
