@@ -75,10 +75,14 @@ def json_object(text: str) -> dict:
     return value
 
 
+class Failed(Exception):
+    """A failure explained elsewhere (a child process's log, named in the message): one line, exit 1."""
+
+
 def run(main: Callable[[], object]) -> None:
     """Run a command's ``main``: bad input (ValueError) and a file system's refusal (OSError: a full
     disk, a path under a file, no permission) are one line naming what, exit 2; a numerical failure
-    (FloatingPointError, e.g. a non-finite training loss) one line and exit 1."""
+    (FloatingPointError, e.g. a non-finite training loss) or a `Failed` one line and exit 1."""
     try:
         main()
     except ValueError as e:
@@ -88,7 +92,7 @@ def run(main: Callable[[], object]) -> None:
         where = " -> ".join(str(f) for f in (e.filename, e.filename2) if f is not None)
         sys.stderr.write(f"error: {where + ': ' if where else ''}{e.strerror or e}\n")
         sys.exit(2)
-    except FloatingPointError as e:
+    except (FloatingPointError, Failed) as e:
         sys.stderr.write(f"error: {e}\n")
         sys.exit(1)
 

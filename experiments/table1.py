@@ -29,7 +29,7 @@ import torch
 
 from nngraph.augment.registry import split_names
 
-from .cli import Parser, non_negative_int, positive_int, run
+from .cli import Failed, Parser, non_negative_int, positive_int, run
 from .config import parse
 from .cpu import keep_freed_memory
 from .train import RESULT, command, data_id, finished, identity, parser as train_parser, train
@@ -159,7 +159,7 @@ def train_cells(runs: list[argparse.Namespace], jobs: int = 1, after: Callable[[
     """Train ``runs`` (`experiments.train` namespaces) in order, ``jobs`` at a time: in this process
     for one, else each in an ``experiments.train`` process of its own, its output in
     ``<run>/train.log``. Each is reported as it finishes, then ``after()`` runs (e.g. rewriting the
-    tables). A run that fails stops the others (they resume from their checkpoints) and raises."""
+    tables). A run that fails stops the others (they resume from their checkpoints) and raises `Failed`."""
     after = after or (lambda: None)
     if jobs == 1:
         for r in runs:
@@ -181,7 +181,7 @@ def train_cells(runs: list[argparse.Namespace], jobs: int = 1, after: Callable[[
             r, log = active.pop(done)
             log.close()
             if done.returncode != 0:
-                raise RuntimeError(f"run {r.out} failed (exit {done.returncode}); see {Path(r.out) / 'train.log'}")
+                raise Failed(f"run {r.out} failed (exit {done.returncode}); see {Path(r.out) / 'train.log'}")
             _report(r, json.loads((Path(r.out) / RESULT).read_text()))
             after()
     finally:

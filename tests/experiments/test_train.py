@@ -1,6 +1,7 @@
 import csv
 import json
 import math
+import re
 import shlex
 import subprocess
 import sys
@@ -12,6 +13,7 @@ import torch
 from nngraph import augment
 import nngraph
 from nngraph.experiments import table1
+from nngraph.experiments.cli import run
 from nngraph.experiments.data_module import INRDataModule
 from nngraph.experiments.fit_inrs import build as build_inrs
 from nngraph.experiments.lit_module import WeightSpaceClassifier
@@ -252,11 +254,14 @@ def test_table_lists_missing_runs_and_runs_them_in_parallel(data, tmp_path, caps
     assert one["config"]["seed"] == 1 and one["config"]["model_kwargs"] == json.loads(TINY["dws"])
 
 
-def test_a_failed_parallel_run_stops_the_others_and_names_itself(data, tmp_path):
+def test_a_failed_parallel_run_stops_the_others_and_names_itself(data, tmp_path, capsys):
     long = _args(data, tmp_path / "long", "dws", "none", 10_000, "--threads", "1")
     bad = _args(tmp_path / "no-such-data", tmp_path / "bad", "dws", "none", 1, "--threads", "1")
-    with pytest.raises(RuntimeError, match=r"run .*bad failed \(exit 2\).*train.log"):
-        table1.train_cells([long, bad], jobs=2)
+    with pytest.raises(SystemExit) as stop:  # as a command reports it: one line, exit 1
+        run(lambda: table1.train_cells([long, bad], jobs=2))
+    err = capsys.readouterr().err
+    assert stop.value.code == 1 and err.count("\n") == 1
+    assert re.fullmatch(r"error: run .*bad failed \(exit 2\); see .*bad/train\.log\n", err), err
     assert "no-such-data" in (tmp_path / "bad" / "train.log").read_text()
     assert not (tmp_path / "long" / RESULT).exists()
     assert not [c for c in _command_lines() if str(tmp_path / "long").encode() in c]  # stopped, not left to run on
