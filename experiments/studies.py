@@ -31,7 +31,7 @@ from .cpu import keep_freed_memory
 from .fit_inrs import build as build_inrs
 from .records import read_record
 from .table1 import seeds_in
-from .train import (RESULT, differences, finished, identity, parser as train_parser, recorded_identity,
+from .train import (RESULT, finished, identity, parser as train_parser, recorded_identity,
                     train)
 
 AUGMENTATIONS = ("none", "mixup")
@@ -120,15 +120,10 @@ def checked(args) -> tuple[dict, bool]:
     checked whole, which needs its data here. ValueError naming the difference for a run of other
     settings."""
     folder = Path(args.out)
-    result = read_record(folder / RESULT)
-    recorded = result.get("identity", recorded_identity(folder))
-    if recorded.get("data_id"):
-        return finished(folder, identity(args)), True
-    settings = {k: v for k, v in identity(args, data="-").items() if k != "data_id"}
-    differ = differences({k: v for k, v in recorded.items() if k != "data_id"}, settings)
-    if differ:
-        raise ValueError(f"{folder / RESULT}: a result with other settings: {differ}; delete it to redo the run")
-    return result, False
+    recorded = read_record(folder / RESULT).get("identity", recorded_identity(folder))
+    whole = bool(recorded.get("data_id"))
+    settings = identity(args) if whole else {k: v for k, v in identity(args, data="-").items() if k != "data_id"}
+    return finished(folder, settings), whole
 
 
 def _slug(label: str) -> str:
