@@ -119,17 +119,12 @@ def _finished_cells(args, rows: list[tuple[str, str]], views: list[int], out: Pa
     data is here (a cell's record is checked against its data's content id, so without the data it
     cannot be reported; a line names the views left out); None, with a line saying so, where the
     table ``<out>/<table>`` reports cells of views whose data is not here: it is kept as it is."""
-    absent = [v for v in views if not (data_dir(args.runs, v) / "manifest.json").is_file()]
-    kept = sorted(set(absent) & table1.reported_views(out, table))
-    if kept:
-        print(f"{out / table}.md kept as it is: its cells of {' and '.join(map(str, kept))} view(s) cannot be checked "
-              f"without {', '.join(str(data_dir(args.runs, v)) for v in kept)} (fit it with --fit-only)", flush=True)
+    absent = {v: data_dir(args.runs, v) for v in views if not (data_dir(args.runs, v) / "manifest.json").is_file()}
+    if table1.keep_table(out, table, absent, "(fit it with --fit-only)"):
         return None
     cells_ = []
     for v in views:
         if v in absent:
-            print(f"{v}-view cells left out: their data {data_dir(args.runs, v)} is not here to check them "
-                  "against (fit it with --fit-only)", flush=True)
             continue
         for model in MODELS:
             for _, aug in rows:

@@ -39,7 +39,7 @@ from .figure_curves import plot
 from .fit_inrs import build as build_inrs, launch_part
 from .headline import MODELS, WARMUP
 from . import table1
-from .table1 import aggregate, reported_views, seeds_in, write_tables
+from .table1 import aggregate, keep_table, seeds_in, write_tables
 from .train import RESULT, parser as train_parser
 
 DATA = Path("results/inrs/modelnet10-v1")
@@ -111,15 +111,8 @@ def _finished(args, protocol: str, table: str) -> dict | None:
     whose data is here (a line names the others); None, with a line saying so, where the table
     ``table`` reports cells of a views setting whose data is not here: it is kept as it is."""
     absent = {v: subset_dir(args, v) for v in (1, 10) if protocol == "views" and _complete(subset_dir(args, v)) is None}
-    hint = "(fit it with --protocol views --fit-only)"
-    kept = sorted(set(absent) & reported_views(args.table_out, table))
-    if kept:
-        print(f"{table} kept as it is: its cells of {' and '.join(map(str, kept))} view(s) cannot be checked without "
-              f"{', '.join(str(absent[v]) for v in kept)} {hint}", flush=True)
+    if keep_table(args.table_out, table, absent, "(fit it with --protocol views --fit-only)"):
         return None
-    for views, folder in sorted(absent.items()):
-        print(f"{views}-view subset cells left out: their data {folder} is not here to check them against {hint}",
-              flush=True)
     found = []
     for _, model, aug, views in cells(list(MODELS), [0], protocol):
         if views in absent:

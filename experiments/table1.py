@@ -149,6 +149,20 @@ def reported_views(out: Path, name: str) -> set[int]:
         return {int(row["views"]) for row in csv.DictReader(f) if row["n"] not in ("", "0")}
 
 
+def keep_table(out: Path, name: str, absent: dict[int, Path], hint: str) -> bool:
+    """Whether the table ``<out>/<name>`` is kept as it is because it reports cells of a views
+    setting whose data (``absent``: views -> its folder) is not here to check them against; if not,
+    the absent views' cells are to be left out. A line says which, and how to fit the data."""
+    kept = sorted(set(absent) & reported_views(out, name))
+    if kept:
+        print(f"{out / name}.md kept as it is: its cells of {' and '.join(map(str, kept))} view(s) cannot be checked "
+              f"without {', '.join(str(absent[v]) for v in kept)} {hint}", flush=True)
+        return True
+    for views, folder in sorted(absent.items()):
+        print(f"{views}-view cells left out: their data {folder} is not here to check them against {hint}", flush=True)
+    return False
+
+
 def _report(run: argparse.Namespace, r: dict) -> None:
     size = f"N={run.train_objects} " if getattr(run, "train_objects", None) else ""
     print(f"{size}{run.model} {run.augment} {run.views} view(s) seed {run.seed}: test {100 * r['test_acc']:.2f}% "

@@ -30,7 +30,7 @@ def test_the_shapes_column_runs_resumes_and_keeps_both_models(data, tmp_path, mo
             "--table-out", str(tmp_path / "t"), "--seeds", "0"]
     shapes.main(argv)
     out = capsys.readouterr().out
-    assert "dws none 1 view(s) seed 0" in out and "10-view subset cells left out" in out  # no subset data yet
+    assert "dws none 1 view(s) seed 0" in out and "10-view cells left out" in out  # no subset data yet
     assert shapes.cells(["dws", "rt"], [0, 1]) == [(0, "dws", "none", 1), (0, "dws", "mixup_signed_weight_matching", 1),
                                                    (0, "rt", "none", 1), (1, "dws", "none", 1),
                                                    (1, "dws", "mixup_signed_weight_matching", 1), (1, "rt", "none", 1)]
@@ -95,7 +95,7 @@ def test_the_views_protocol_sets_1_against_10_views_on_a_subset(data, tmp_path, 
     v10.rename(tmp_path / "away")
     capsys.readouterr()
     shapes.main(argv + ["--aggregate-only"])
-    assert "modelnet10-views kept as it is: its cells of 10 view(s) cannot be checked" in capsys.readouterr().out
+    assert "modelnet10-views.md kept as it is: its cells of 10 view(s) cannot be checked" in capsys.readouterr().out
     assert (tmp_path / "t" / "modelnet10-views.md").read_text() == md
     (tmp_path / "away").rename(v10)
     # a cell recorded with other settings is refused, not reported
