@@ -4,7 +4,7 @@ training time (``csv/version_0/hparams.yaml``, statistics of every training INR,
 the number of training INRs must equal the dataset's. A folder that does not match is left as it is
 (and is refused by `train`, `table1` and `headline` until rerun).
 
-    python -m experiments.adopt_runs --data runs/inrs/fmnist2k-v1 results/headline/runs/*-v1-*
+    python -m experiments.adopt_runs --data results/inrs/fmnist2k-v1 results/headline/runs/*-v1-*
 """
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """An equivariant task for `DWSEquivariant`: from an image INR's weights alone, predict the weights
 it reaches after ``--steps`` more fitting steps on its image, in one shot.
 
-    python -m experiments.equivariant_example --data runs/inrs/fmnist2k-v1 --out results/figures/equivariant-example.png
+    python -m experiments.equivariant_example --data results/inrs/fmnist2k-v1 --out results/figures/equivariant-example.png
 
 Targets: every INR of the dataset fitted ``--steps`` further (Adam, the image recipe's lr) on its
 own image. The head reads the normalised weights and predicts the change, per layer in units of
@@ -50,7 +50,7 @@ def psnr(spec, params: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
 
 def main(argv=None):
     ap = Parser(description=__doc__)
-    ap.add_argument("--data", type=Path, default=Path("runs/inrs/fmnist2k-v1"))
+    ap.add_argument("--data", type=Path, default=Path("results/inrs/fmnist2k-v1"))
     ap.add_argument("--steps", type=positive_int, default=100, help="further fitting steps to predict")
     ap.add_argument("--epochs", type=positive_int, default=30)
     ap.add_argument("--seed", type=non_negative_int, default=0)

@@ -82,7 +82,8 @@ def cell_args(args, model: str, aug: str, views: int, seed: int):
 def main(argv=None):
     ap = Parser(description=__doc__)
     ap.add_argument("--out", type=Path, default=Path("results/headline"))
-    ap.add_argument("--runs", type=Path, default=Path("runs/inrs"), help="where the fitted INR datasets are kept")
+    ap.add_argument("--runs", type=Path, default=Path("results/inrs"),
+                    help="where the fitted INR datasets are kept (the 1-view one is committed there)")
     ap.add_argument("--models", nargs="+", choices=MODELS, default=list(MODELS), help="which cells to run")
     ap.add_argument("--seeds", type=non_negative_int, nargs="+", default=[0, 1])
     ap.add_argument("--views", type=positive_int, nargs="+", choices=(1, 10), default=[1, 10], help="which cells to run")

@@ -50,10 +50,10 @@ def main(argv=None):
     ap = Parser(description=__doc__)
     ap.add_argument("--sizes", type=positive_int, nargs="+", default=[500, 1000, 2000, 4000])
     ap.add_argument("--seeds", type=non_negative_int, nargs="+", default=[0, 1, 2])
-    ap.add_argument("--runs", type=Path, default=Path("runs/inrs"), help="where the headline's datasets are")
+    ap.add_argument("--runs", type=Path, default=Path("results/inrs"), help="where the headline's datasets are")
     ap.add_argument("--data-1", type=Path, default=None,
                     help="the 1-view dataset (default: the headline's; an extension of it for N above 2,000: "
-                         "fit_inrs --limit 2182 --extra-train N --reuse runs/inrs/fmnist2k-v1)")
+                         "fit_inrs --limit 2182 --extra-train N --reuse results/inrs/fmnist2k-v1)")
     ap.add_argument("--data-10", type=Path, default=None, help="the 10-view dataset (default: the headline's)")
     ap.add_argument("--headline", type=Path, default=Path("results/headline"), help="the headline's results")
     ap.add_argument("--out", type=Path, default=Path("results/scale"))

@@ -1,6 +1,6 @@
 """The committed runs under results/ are still recognised as the runs they are: the identity the
-current code computes for each cell's command equals the one its folder records, and the runs
-that share data record one content id."""
+current code computes for each cell's command equals the one its folder records, the runs that
+share data record one content id, and the committed INRs are the recipe's and intact."""
 import argparse
 import json
 from pathlib import Path
@@ -8,47 +8,82 @@ from pathlib import Path
 import pytest
 
 from nngraph.experiments import headline
-from nngraph.experiments.train import differences, identity, parser, recorded_identity
+from nngraph.experiments.train import data_id, differences, identity, parser, recorded_identity
 
 RESULTS = Path(__file__).resolve().parents[2] / "results"
+FMNIST = RESULTS / "inrs" / "fmnist2k-v1"
 CELLS = sorted((RESULTS / "headline" / "runs").glob("*-v*-s*"))
+# Measured on 1-view INRs fitted on another machine (content id aaaa24...), kept as they were recorded.
+EARLIER = RESULTS / "earlier" / "fmnist2k-aaaa24"
+EARLIER_CELLS = sorted((EARLIER / "headline" / "runs").glob("*-v*-s*"))
 
 
 def _cell(folder: Path):
     model, rest = folder.name.split("-", 1)
     aug, tail = rest.rsplit("-v", 1)
     views, seed = (int(t) for t in tail.split("-s"))
-    args = argparse.Namespace(runs=Path("runs/inrs"), out=RESULTS / "headline", epochs=[60, 20], threads=1)
-    return headline.cell_args(args, model, aug, views, seed)
+    args = argparse.Namespace(runs=RESULTS / "inrs", out=folder.parents[1], epochs=[60, 20], threads=1)
+    cell = headline.cell_args(args, model, aug, views, seed)
+    assert Path(cell.out) == folder
+    return cell
 
 
-@pytest.mark.skipif(not CELLS, reason="no committed headline runs")
-def test_every_committed_headline_cell_is_recognised_by_its_command():
+def _check(folders: list[Path], one_view_id: str | None) -> dict[int, set]:
+    """Check every finished cell of ``folders`` against its command, and its 1-view data against
+    ``one_view_id`` where given; the content ids each views setting recorded."""
     ids = {1: set(), 10: set()}
-    for folder in CELLS:
+    for folder in folders:
         if not (folder / "result.json").is_file():
             continue  # a cell still running when it was committed
         recorded = recorded_identity(folder)
         cell = _cell(folder)
-        if "data_id" not in recorded:  # recorded before data ids: only the 10-view runs, until their data is back
+        if "data_id" not in recorded:  # recorded before data ids: only the earlier 10-view runs
             assert cell.views == 10, folder
             assert differences(recorded, identity(cell, "<missing>")) == "", folder
             continue
-        assert differences(recorded, identity(cell, recorded["data_id"])) == "", folder
+        expected = one_view_id if cell.views == 1 and one_view_id else recorded["data_id"]
+        assert differences(recorded, identity(cell, expected)) == "", folder
         ids[cell.views].add(recorded["data_id"])
-    assert len(ids[1]) == 1  # every 1-view cell trained on the same data
+    return ids
 
 
-def test_the_longer_and_precision_runs_record_the_headlines_data():
-    one_view = {recorded_identity(f)["data_id"] for f in CELLS if f.name.split("-v")[-1].startswith("1-")
-                and "data_id" in (recorded_identity(f) or {})}
-    for folder in sorted((RESULTS / "headline-long").glob("*")) + sorted((RESULTS / "precision").glob("*")):
+@pytest.mark.skipif(not (FMNIST / "manifest.json").is_file(), reason="no committed Fashion-MNIST INRs")
+def test_the_committed_fmnist_inrs_are_the_headlines_recipe_and_intact():
+    from nngraph.datasets.shards import read_manifest, sha256_file, verify_shard_content
+    manifest = read_manifest(FMNIST)
+    fit = manifest["fit"]
+    assert (fit["init"], fit["steps"], fit["lr"], fit["optimizer"]) == ("reference", 1000, 5e-4, "adam")
+    assert manifest["spec"]["layer_sizes"] == [2, 32, 32, 1] and manifest["limit"] == headline.LIMIT
+    assert [manifest["splits"][s]["count"] for s in ("train", "val", "test")] == [2000, 182, 2182]
+    assert manifest["complete"] and manifest["views"] == {"train": 1, "val": 1, "test": 1}
+    recorded = {e["file"]: e["sha256"] for e in manifest["shards"]}
+    assert {s.name for s in FMNIST.glob("*.safetensors")} == set(recorded)
+    for name, digest in recorded.items():
+        assert verify_shard_content(FMNIST / name)["config_id"] == manifest["config_id"], name
+        assert sha256_file(FMNIST / name) == digest, name
+
+
+@pytest.mark.skipif(not CELLS or not (FMNIST / "manifest.json").is_file(), reason="no committed headline runs")
+def test_every_committed_headline_cell_is_recognised_by_its_command_and_data():
+    ids = _check(CELLS, data_id(FMNIST))
+    assert all(len(i) <= 1 for i in ids.values())
+
+
+@pytest.mark.skipif(not EARLIER_CELLS, reason="no earlier headline runs")
+def test_every_earlier_headline_cell_is_recognised_by_its_command():
+    ids = _check(EARLIER_CELLS, None)
+    assert len(ids[1]) == 1 and len(ids[10]) <= 1  # every 1-view cell trained on the same data
+
+
+def test_the_longer_and_precision_runs_record_the_earlier_headlines_data():
+    one_view = _check(EARLIER_CELLS, None)[1]
+    for folder in sorted((EARLIER / "headline-long").glob("*")) + sorted((EARLIER / "precision").glob("*")):
         recorded = json.loads((folder / "run.json").read_text())
         assert recorded["data_id"] in one_view, folder
-        argv = ["--data", "runs/inrs/fmnist2k-v1"] + sum(([f"--{k.replace('_', '-')}", json.dumps(v) if isinstance(v, dict)
-                                                          else str(v)] for k, v in recorded.items()
-                                                         if k in ("model", "augment", "views", "epochs", "seed",
-                                                                  "preset", "batch_size", "warmup_steps", "precision")), [])
+        argv = ["--data", str(FMNIST)] + sum(([f"--{k.replace('_', '-')}", json.dumps(v) if isinstance(v, dict)
+                                               else str(v)] for k, v in recorded.items()
+                                              if k in ("model", "augment", "views", "epochs", "seed",
+                                                       "preset", "batch_size", "warmup_steps", "precision")), [])
         assert differences(recorded, identity(parser().parse_args(argv), recorded["data_id"])) == "", folder
 
 
@@ -80,7 +115,6 @@ SHAPE_CELLS = sorted((RESULTS / "table1" / "modelnet10" / "runs").glob("*-v*-s*"
 @pytest.mark.skipif(not SHAPE_CELLS or not (SHAPES / "manifest.json").is_file(), reason="no committed shape runs")
 def test_every_committed_shape_cell_is_recognised_by_its_command_and_data():
     from nngraph.experiments import shapes
-    from nngraph.experiments.train import data_id
     args = argparse.Namespace(data=SHAPES, subset_runs=Path("runs/inrs"), out=RESULTS / "table1" / "modelnet10", threads=1)
     shapes_id, subset_ids = data_id(SHAPES), {1: set(), 10: set()}
     for folder in SHAPE_CELLS:
