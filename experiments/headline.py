@@ -14,7 +14,7 @@ out, with a line saying so.
 Data: the first 2,182 images of each official Fashion-MNIST split (2,000 training objects, 182
 validation, 2,182 test), one INR per image with the paper's budget, and 10 views per training object
 for the 10-view row (validation and test: view 0; every INR's initialisation is seeded by its
-object and view, so view 0 of the 10-view dataset starts where the 1-view dataset's INR did). Models: the ``small`` preset, batch 64; 1-view runs train for
+object and view, so view 0 of the 10-view dataset is the 1-view dataset's INR, copied from it). Models: the ``small`` preset, batch 64; 1-view runs train for
 ``--epochs[0]`` epochs, 10-view runs for ``--epochs[1]`` (the paper's 3:1 ratio of optimiser steps).
 
 Cells run seed by seed, so a partial table has every row at n=1 first (``--jobs N``: N at a time,
@@ -62,8 +62,17 @@ def data_dir(runs: Path, views: int) -> Path:
 
 
 def fit(runs: Path, views: int, device=None) -> dict:
+    """The dataset of ``views`` views; the 10-view one copies view 0 of every object from the 1-view one
+    (the same INR: each is seeded by its object and view) and fits views 1-9.
+
+    By hand in two parts, one per core: ``fit_inrs --dataset fmnist --views 10 --limit 2182 --init
+    reference --reuse results/inrs/fmnist2k-v1 --out results/inrs/fmnist2k-v10 --rank R --world-size 2``."""
+    reuse = None
+    if views > 1:
+        fit(runs, 1, device)
+        reuse = data_dir(runs, 1)
     return build_inrs("fmnist", data_dir(runs, views), views=views, limit=LIMIT, init="reference", device=device,
-                      progress=False)
+                      progress=False, reuse=reuse)
 
 
 def run_dir(out: Path, model: str, aug: str, views: int, seed: int) -> Path:

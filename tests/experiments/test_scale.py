@@ -20,3 +20,25 @@ def test_the_scale_protocol_runs_its_cells_and_leaves_out_what_the_data_cannot_g
     assert (tmp_path / "headline" / "runs" / "dws-none-v1-s0" / "result.json").is_file()  # full size: the headline's cell
     assert (tmp_path / "scale" / "accuracy.png").is_file()
     scale.main(argv + ["--aggregate-only"])  # read back, not rerun
+
+
+def test_the_headlines_ten_view_data_copies_view_0_from_its_one_view_data(tmp_path, monkeypatch):
+    import torch
+    from nngraph import INRDataset
+    from nngraph.datasets.shards import read_manifest
+    from nngraph.experiments import headline
+    calls = []
+
+    def small_build(dataset, out, **kw):  # the headline's builds on the embedded subset, 2 steps an INR
+        calls.append(kw.get("reuse"))
+        return build_inrs("fmnist-subset", out, **{**kw, "limit": 24, "steps": 2})
+
+    monkeypatch.setattr(headline, "build_inrs", small_build)
+    runs = tmp_path / "inrs"
+    headline.fit(runs, 10)
+    assert calls == [None, headline.data_dir(runs, 1)]  # the 1-view data first, then reused
+    assert read_manifest(runs / "fmnist2k-v10")["reuse"] == INRDataset(runs / "fmnist2k-v1", "train").content_id
+    for split in ("train", "val", "test"):
+        one, ten = INRDataset(runs / "fmnist2k-v1", split), INRDataset(runs / "fmnist2k-v10", split, views=1)
+        assert torch.equal(ten.params(), one.params()) and torch.equal(ten.labels, one.labels), split
+    assert len(INRDataset(runs / "fmnist2k-v10", "train", views=10)) == 10 * len(INRDataset(runs / "fmnist2k-v1"))
