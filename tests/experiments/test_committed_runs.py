@@ -47,20 +47,30 @@ def _check(folders: list[Path], one_view_id: str | None) -> dict[int, set]:
     return ids
 
 
+def _assert_shards_intact(folder: Path, manifest: dict) -> None:
+    """Every committed shard of ``folder`` is its build's, and the one the manifest lists (a shard
+    committed before the manifest listing it is checked by its own digest); a complete build has
+    exactly the listed shards."""
+    from nngraph.datasets.shards import sha256_file, verify_shard_content
+    recorded = {e["file"]: e["sha256"] for e in manifest["shards"]}
+    shards = sorted(folder.glob("*.safetensors"))
+    assert shards and (not manifest["complete"] or {s.name for s in shards} == set(recorded))
+    for shard in shards:
+        assert verify_shard_content(shard)["config_id"] == manifest["config_id"], shard
+        if shard.name in recorded:
+            assert sha256_file(shard) == recorded[shard.name], shard
+
+
 @pytest.mark.skipif(not (FMNIST / "manifest.json").is_file(), reason="no committed Fashion-MNIST INRs")
 def test_the_committed_fmnist_inrs_are_the_headlines_recipe_and_intact():
-    from nngraph.datasets.shards import read_manifest, sha256_file, verify_shard_content
+    from nngraph.datasets.shards import read_manifest
     manifest = read_manifest(FMNIST)
     fit = manifest["fit"]
     assert (fit["init"], fit["steps"], fit["lr"], fit["optimizer"]) == ("reference", 1000, 5e-4, "adam")
     assert manifest["spec"]["layer_sizes"] == [2, 32, 32, 1] and manifest["limit"] == headline.LIMIT
     assert [manifest["splits"][s]["count"] for s in ("train", "val", "test")] == [2000, 182, 2182]
     assert manifest["complete"] and manifest["views"] == {"train": 1, "val": 1, "test": 1}
-    recorded = {e["file"]: e["sha256"] for e in manifest["shards"]}
-    assert {s.name for s in FMNIST.glob("*.safetensors")} == set(recorded)
-    for name, digest in recorded.items():
-        assert verify_shard_content(FMNIST / name)["config_id"] == manifest["config_id"], name
-        assert sha256_file(FMNIST / name) == digest, name
+    _assert_shards_intact(FMNIST, manifest)
 
 
 @pytest.mark.skipif(not CELLS or not (FMNIST / "manifest.json").is_file(), reason="no committed headline runs")
@@ -76,7 +86,7 @@ def test_every_earlier_headline_cell_is_recognised_by_its_command():
 
 
 def test_the_longer_and_precision_runs_record_the_earlier_headlines_data():
-    one_view = _check(EARLIER_CELLS, None)[1]
+    one_view = {recorded_identity(f)["data_id"] for f in EARLIER_CELLS if "-v1-s" in f.name}
     for folder in sorted((EARLIER / "headline-long").glob("*")) + sorted((EARLIER / "precision").glob("*")):
         recorded = json.loads((folder / "run.json").read_text())
         assert recorded["data_id"] in one_view, folder
@@ -92,7 +102,7 @@ SHAPES = RESULTS / "inrs" / "modelnet10-v1"
 
 @pytest.mark.skipif(not (SHAPES / "manifest.json").is_file(), reason="no committed ModelNet10 INRs")
 def test_the_committed_shape_inrs_are_the_shapes_recipe_and_intact():
-    from nngraph.datasets.shards import read_manifest, sha256_file, verify_shard_content
+    from nngraph.datasets.shards import read_manifest
     from nngraph.experiments import shapes
     manifest = read_manifest(SHAPES)
     fit = manifest["fit"]
@@ -100,13 +110,7 @@ def test_the_committed_shape_inrs_are_the_shapes_recipe_and_intact():
         (shapes.FIT["points_per_step"], shapes.FIT["sdf_points"], shapes.FIT["init"], 1000, 1e-4, "adamw")
     assert manifest["spec"]["layer_sizes"] == [3, 32, 32, 32, 32, 32, 1] and manifest["views"]["train"] == 1
     assert [manifest["splits"][s]["count"] for s in ("train", "val", "test")] == [3592, 399, 908]
-    recorded = {e["file"]: e["sha256"] for e in manifest["shards"]}
-    shards = sorted(SHAPES.glob("*.safetensors"))
-    assert shards and (not manifest["complete"] or {s.name for s in shards} == set(recorded))
-    for shard in shards:  # a shard committed before the manifest listing it is still checked by its own digest
-        assert verify_shard_content(shard)["config_id"] == manifest["config_id"], shard
-        if shard.name in recorded:
-            assert sha256_file(shard) == recorded[shard.name], shard
+    _assert_shards_intact(SHAPES, manifest)
 
 
 SHAPE_CELLS = sorted((RESULTS / "table1" / "modelnet10" / "runs").glob("*-v*-s*"))
