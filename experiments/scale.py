@@ -13,18 +13,17 @@ std), ``table.md`` with the share of the 10-view gain that mixup recovers at eac
 from __future__ import annotations
 
 import argparse
-import csv
 import statistics
 from pathlib import Path
 
 import torch
 
-from nngraph.datasets.shards import read_manifest
+from nngraph.datasets.shards import atomic_write_bytes, read_manifest
 
 from . import headline
 from .cli import Parser, non_negative_int, positive_int, run
 from .cpu import keep_freed_memory
-from .table1 import aggregate, missing, train_cells
+from .table1 import aggregate, csv_text, missing, train_cells
 
 CELLS = (("none", 1), ("mixup_signed_weight_matching", 1), ("none", 10))
 MODEL = "dws"
@@ -90,10 +89,8 @@ def write(args, cells: list) -> str:
     rows = [{"model": MODEL, "augment": aug, "views": views, "num_train": size, "n": len(v),
              "mean": f"{statistics.mean(v):.2f}", "std": f"{statistics.stdev(v) if len(v) > 1 else 0.0:.2f}"}
             for (aug, views, size), v in sorted(acc.items(), key=lambda kv: (kv[0][2], kv[0][1], kv[0][0]))]
-    with open(args.out / "table.csv", "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=["model", "augment", "views", "num_train", "n", "mean", "std"])
-        w.writeheader()
-        w.writerows(rows)
+    fields = ["model", "augment", "views", "num_train", "n", "mean", "std"]
+    atomic_write_bytes(args.out / "table.csv", csv_text(rows, fields).encode())
     lines = ["| N | none, 1 view | signed aligned mixup, 1 view | none, 10 views | share of the 10-view gain recovered |",
              "|---|---|---|---|---|"]
     for size in sorted({s for _, _, s in acc}):
@@ -105,7 +102,7 @@ def write(args, cells: list) -> str:
             share = f"{100 * (statistics.mean(means[1]) - statistics.mean(means[0])) / gain:.0f}%"
         lines.append(f"| {size} | " + " | ".join(cellstr) + f" | {share} |")
     md = "\n".join(lines) + "\n"
-    (args.out / "table.md").write_text(md)
+    atomic_write_bytes(args.out / "table.md", md.encode())
     _plot(acc, args.out / "accuracy.png")
     return md
 

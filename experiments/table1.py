@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import io
 import json
 import shlex
 import statistics
@@ -28,6 +29,7 @@ from pathlib import Path
 import torch
 
 from nngraph.augment.registry import split_names
+from nngraph.datasets.shards import atomic_write_bytes
 
 from .cli import Failed, Parser, non_negative_int, positive_int, run
 from .config import parse
@@ -132,12 +134,19 @@ def write_tables(acc: dict, out: Path, dataset: str, views: list[int], models: l
                                  "paper_mean": p[0] if p else "", "paper_std": p[1] if p else ""})
     md = (note + "\n\n" if note else "") + "\n".join(lines) + "\n"
     out.mkdir(parents=True, exist_ok=True)
-    (out / f"{name}.md").write_text(md)
-    with open(out / f"{name}.csv", "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(rows_csv[0]))
-        w.writeheader()
-        w.writerows(rows_csv)
+    # atomic: cells of one table may finish in two processes at once (a `--views 10` job beside another)
+    atomic_write_bytes(out / f"{name}.md", md.encode())
+    atomic_write_bytes(out / f"{name}.csv", csv_text(rows_csv).encode())
     return md
+
+
+def csv_text(rows: list[dict], fields: list[str] | None = None) -> str:
+    """``rows`` (dicts with the keys ``fields``, default the first row's) as CSV, a header line first."""
+    buf = io.StringIO(newline="")
+    w = csv.DictWriter(buf, fieldnames=fields or list(rows[0]))
+    w.writeheader()
+    w.writerows(rows)
+    return buf.getvalue()
 
 
 def reported_views(out: Path, name: str) -> set[int]:
