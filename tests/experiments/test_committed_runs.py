@@ -6,12 +6,14 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 
 from nngraph.experiments import headline
 from nngraph.experiments.train import data_id, differences, identity, parser, recorded_identity
 
 RESULTS = Path(__file__).resolve().parents[2] / "results"
 FMNIST = RESULTS / "inrs" / "fmnist2k-v1"
+FMNIST_10 = RESULTS / "inrs" / "fmnist2k-v10"
 CELLS = sorted((RESULTS / "headline" / "runs").glob("*-v*-s*"))
 # Measured on 1-view INRs fitted on another machine (content id aaaa24...), kept as they were recorded.
 EARLIER = RESULTS / "earlier" / "fmnist2k-aaaa24"
@@ -28,9 +30,9 @@ def _cell(folder: Path):
     return cell
 
 
-def _check(folders: list[Path], one_view_id: str | None) -> dict[int, set]:
-    """Check every finished cell of ``folders`` against its command, and its 1-view data against
-    ``one_view_id`` where given; the content ids each views setting recorded."""
+def _check(folders: list[Path], one_view_id: str | None, ten_view_id: str | None = None) -> dict[int, set]:
+    """Check every finished cell of ``folders`` against its command, and its data against
+    ``one_view_id`` or ``ten_view_id`` where given; the content ids each views setting recorded."""
     ids = {1: set(), 10: set()}
     for folder in folders:
         if not (folder / "result.json").is_file():
@@ -41,7 +43,7 @@ def _check(folders: list[Path], one_view_id: str | None) -> dict[int, set]:
             assert cell.views == 10, folder
             assert differences(recorded, identity(cell, "<missing>")) == "", folder
             continue
-        expected = one_view_id if cell.views == 1 and one_view_id else recorded["data_id"]
+        expected = {1: one_view_id, 10: ten_view_id}[cell.views] or recorded["data_id"]
         assert differences(recorded, identity(cell, expected)) == "", folder
         ids[cell.views].add(recorded["data_id"])
     return ids
@@ -73,9 +75,27 @@ def test_the_committed_fmnist_inrs_are_the_headlines_recipe_and_intact():
     _assert_shards_intact(FMNIST, manifest)
 
 
+@pytest.mark.skipif(not (FMNIST_10 / "manifest.json").is_file(), reason="no complete 10-view Fashion-MNIST INRs")
+def test_the_committed_ten_view_inrs_extend_the_one_view_inrs_and_are_intact():
+    from nngraph.datasets.shards import load_shard, read_manifest
+    one, ten = read_manifest(FMNIST), read_manifest(FMNIST_10)
+    assert ten["complete"] and ten["views"] == {"train": 10, "val": 1, "test": 1}
+    assert (ten["fit"], ten["spec"], ten["splits"]) == (one["fit"], one["spec"], one["splits"])
+    _assert_shards_intact(FMNIST_10, ten)
+    for split in ("train", "val", "test"):  # view 0 of every object is the 1-view INR, bit for bit
+        first = {k: torch.cat([load_shard(s)[k] for s in sorted(FMNIST.glob(f"{split}-*.safetensors"))])
+                 for k in ("params", "object")}
+        shards = [load_shard(s) for s in sorted(FMNIST_10.glob(f"{split}-*.safetensors"))]
+        view0 = {k: torch.cat([s[k][s["view"] == 0] for s in shards]) for k in ("params", "object")}
+        assert torch.equal(view0["object"], first["object"]) and torch.equal(view0["params"], first["params"])
+        views = torch.cat([s["view"] for s in shards])
+        assert len(views) == ten["views"][split] * one["splits"][split]["count"]
+
+
 @pytest.mark.skipif(not CELLS or not (FMNIST / "manifest.json").is_file(), reason="no committed headline runs")
 def test_every_committed_headline_cell_is_recognised_by_its_command_and_data():
-    ids = _check(CELLS, data_id(FMNIST))
+    ten_view_id = data_id(FMNIST_10) if (FMNIST_10 / "manifest.json").is_file() else None
+    ids = _check(CELLS, data_id(FMNIST), ten_view_id)
     assert all(len(i) <= 1 for i in ids.values())
 
 
