@@ -5,9 +5,11 @@
 DWSNet on the first N training objects of the headline's datasets (`experiments.headline`: the same
 validation and test INRs for every N, the same models and schedule), three cells per N: no
 augmentation on 1 view, signed aligned mixup on 1 view, no augmentation on 10 views. At the
-datasets' full size the headline's own runs are the cells. Sizes larger than a dataset holds are
-left out, with a line saying so. Writes ``table.csv`` (model, augment, views, num_train, n, mean,
-std), ``table.md`` with the share of the 10-view gain that mixup recovers at each N, and
+datasets' full size the headline's own runs are the cells; an N above it takes an extension of them
+(``--data-1``, ``--data-10``: ``fit_inrs --extra-train``, the same validation and test objects), and
+an N that no complete dataset holds is left out, with a line saying so. Writes ``table.csv`` (model,
+augment, views, num_train, n, mean, std), ``table.md`` with the share of the 10-view gain that mixup
+recovers at each N, and
 ``accuracy.png``; every cell resumes like `experiments.train`.
 """
 from __future__ import annotations
@@ -29,20 +31,32 @@ CELLS = (("none", 1), ("mixup_signed_weight_matching", 1), ("none", 10))
 MODEL = "dws"
 
 
-def cell(args, aug: str, views: int, size: int, seed: int, full: int) -> argparse.Namespace:
+def cell(args, aug: str, views: int, size: int, seed: int, data: Path, full: int) -> argparse.Namespace:
     """One cell's `experiments.train` arguments: the headline's own run on the headline's data at its
-    full size, else the first ``size`` objects in a folder of its own."""
+    full size, else the first ``size`` objects of ``data`` (holding ``full``) in a folder of its own."""
     base = argparse.Namespace(runs=args.runs, out=args.headline, epochs=args.epochs, threads=args.threads)
     c = headline.cell_args(base, MODEL, aug, views, seed)
-    data = data_dir(args, views)
     if size < full or data != headline.data_dir(args.runs, views):
         c.data, c.train_objects = str(data), size if size < full else None
         c.out = str(args.out / "runs" / f"{MODEL}-{aug}-v{views}-n{size}-s{seed}")
     return c
 
 
-def data_dir(args, views: int) -> Path:
-    return (args.data_1 if views == 1 else args.data_10) or headline.data_dir(args.runs, views)
+def datasets(args, views: int) -> list[tuple[Path, int]]:
+    """(folder, training objects) of each complete dataset of ``views`` views, the headline's first:
+    an N uses the first that holds it, so extending the data leaves the smaller cells as they are."""
+    found, first = [], None
+    for data in (headline.data_dir(args.runs, views), args.data_1 if views == 1 else args.data_10):
+        if not (data / "manifest.json").is_file() or not read_manifest(data).get("complete"):
+            continue
+        m = read_manifest(data)
+        first = first or m
+        if any(m[k] != first[k] for k in ("source", "spec", "fit", "seed")) or \
+                any(m["splits"][s]["objects"] != first["splits"][s]["objects"] for s in ("val", "test")):
+            raise ValueError(f"data: {data} is not an extension of {found[0][0]} (another recipe, or other "
+                             "validation or test objects)")
+        found.append((data, m["splits"]["train"]["count"]))
+    return found
 
 
 def main(argv=None):
@@ -51,9 +65,9 @@ def main(argv=None):
     ap.add_argument("--seeds", type=non_negative_int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--runs", type=Path, default=Path("results/inrs"), help="where the headline's datasets are")
     ap.add_argument("--data-1", type=Path, default=None,
-                    help="the 1-view dataset (default: the headline's; an extension of it for N above 2,000: "
-                         "fit_inrs --limit 2182 --extra-train N --reuse results/inrs/fmnist2k-v1)")
-    ap.add_argument("--data-10", type=Path, default=None, help="the 10-view dataset (default: the headline's)")
+                    help="the 1-view data for N above the headline's 2,000 (default: RUNS/fmnist4k-v1, made by "
+                         "fit_inrs ... --limit 2182 --extra-train 2000 --reuse RUNS/fmnist2k-v1)")
+    ap.add_argument("--data-10", type=Path, default=None, help="the same for 10 views (default: RUNS/fmnist4k-v10)")
     ap.add_argument("--headline", type=Path, default=Path("results/headline"), help="the headline's results")
     ap.add_argument("--out", type=Path, default=Path("results/scale"))
     ap.add_argument("--epochs", type=positive_int, nargs=2, default=[60, 20], metavar=("ONE_VIEW", "TEN_VIEWS"))
@@ -62,18 +76,17 @@ def main(argv=None):
     ap.add_argument("--aggregate-only", action="store_true")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
-    available = {}
-    for views in (1, 10):
-        data = data_dir(args, views)
-        available[views] = read_manifest(data)["splits"]["train"]["count"] if (data / "manifest.json").is_file() else 0
+    args.data_1 = args.data_1 or args.runs / "fmnist4k-v1"
+    args.data_10 = args.data_10 or args.runs / "fmnist4k-v10"
     cells = []
     for size in args.sizes:
         for aug, views in CELLS:
-            if size > available[views]:
-                print(f"N={size}, {aug}, {views} view(s): left out, {data_dir(args, views)} holds "
-                      f"{available[views]} training objects", flush=True)
+            found = [(data, full) for data, full in datasets(args, views) if full >= size]
+            if not found:
+                print(f"N={size}, {aug}, {views} view(s): left out, no complete dataset of {views} view(s) "
+                      f"holds {size} training objects", flush=True)
                 continue
-            cells += [(size, cell(args, aug, views, size, seed, available[views])) for seed in args.seeds]
+            cells += [(size, cell(args, aug, views, size, seed, *found[0])) for seed in args.seeds]
     if not args.aggregate_only:
         todo = [c for _, c in sorted(cells, key=lambda sc: int(sc[1].seed))]  # seed-major: every N at n=1 first
         train_cells(missing(todo), args.jobs, after=lambda: write(args, cells))

@@ -1,4 +1,5 @@
 import csv
+import json
 
 from nngraph.experiments import scale
 from nngraph.experiments.fit_inrs import build as build_inrs
@@ -20,6 +21,28 @@ def test_the_scale_protocol_runs_its_cells_and_leaves_out_what_the_data_cannot_g
     assert (tmp_path / "headline" / "runs" / "dws-none-v1-s0" / "result.json").is_file()  # full size: the headline's cell
     assert (tmp_path / "scale" / "accuracy.png").is_file()
     scale.main(argv + ["--aggregate-only"])  # read back, not rerun
+
+
+def test_sizes_above_the_headlines_data_take_its_extension_and_the_smaller_cells_stay_where_they_are(tmp_path):
+    import pytest
+    runs, headline = tmp_path / "inrs", tmp_path / "headline"
+    build_inrs("fmnist-subset", runs / "fmnist2k-v1", limit=24, steps=2, progress=False)  # 22 training objects
+    build_inrs("fmnist-subset", runs / "fmnist4k-v1", limit=24, extra_train=6, reuse=runs / "fmnist2k-v1",
+               steps=2, progress=False)
+    argv = ["--runs", str(runs), "--headline", str(headline), "--out", str(tmp_path / "scale"),
+            "--sizes", "22", "28", "--seeds", "0", "--epochs", "1", "1"]
+    scale.main(argv)
+    with open(tmp_path / "scale" / "table.csv") as f:
+        sizes = {(r["augment"], r["num_train"]) for r in csv.DictReader(f)}
+    assert sizes == {(a, n) for a in ("none", "mixup_signed_weight_matching") for n in ("22", "28")}
+    assert (headline / "runs" / "dws-none-v1-s0" / "result.json").is_file()  # N=22: the headline's own cell
+    assert not (tmp_path / "scale" / "runs" / "dws-none-v1-n22-s0").exists()
+    record = json.loads((tmp_path / "scale" / "runs" / "dws-none-v1-n28-s0" / "run.json").read_text())
+    assert str(runs / "fmnist4k-v1") in json.dumps(record)  # N=28: the extension, all of it
+
+    build_inrs("fmnist-subset", tmp_path / "other", limit=30, steps=2, progress=False)  # other validation objects
+    with pytest.raises(ValueError, match="not an extension"):
+        scale.main(argv + ["--data-1", str(tmp_path / "other"), "--aggregate-only"])
 
 
 def test_the_headlines_ten_view_data_copies_view_0_from_its_one_view_data(tmp_path, monkeypatch):
