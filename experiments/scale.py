@@ -20,6 +20,7 @@ from pathlib import Path
 
 import torch
 
+from nngraph.datasets.build import restore_copies
 from nngraph.datasets.shards import atomic_write_bytes, read_manifest
 
 from . import headline
@@ -55,6 +56,8 @@ def datasets(args, views: int) -> list[tuple[Path, int]]:
                 any(m["splits"][s]["objects"] != first["splits"][s]["objects"] for s in ("val", "test")):
             raise ValueError(f"data: {data} is not an extension of {found[0][0]} (another recipe, or other "
                              "validation or test objects)")
+        if found and any(not (data / e["file"]).is_file() for e in m["shards"]):
+            restore_copies(data, found[0][0])  # its copies of the headline's INRs need not be committed twice
         found.append((data, m["splits"]["train"]["count"]))
     return found
 

@@ -182,13 +182,14 @@ def _plan(splits: dict, views: int, shard_size: int) -> list[dict]:
     return units
 
 
-def share_units(units: list[dict], world_size: int) -> list[list[dict]]:
-    """The plan's units split into ``world_size`` parts of about equal work (INRs to fit): the largest
-    unit first, each to the part with the least so far (ties: the lower rank), each part in plan order.
-    Shards differ in size (a split's last shard, 1-view validation and test beside a 10-view train
-    split), so taking every ``world_size``-th unit can leave one part with most of the work."""
+def share_units(units: list[dict], world_size: int, work: list[int] | None = None) -> list[list[dict]]:
+    """The plan's units split into ``world_size`` parts of about equal work (``work``: INRs to fit per
+    unit, default all of its INRs): the largest unit first, each to the part with the least so far
+    (ties: the lower rank), each part in plan order. Shards differ in size (a split's last shard,
+    1-view validation and test beside a 10-view train split) and copied INRs cost nothing, so taking
+    every ``world_size``-th unit can leave one part with most of the work."""
     load, parts = [0] * world_size, [[] for _ in range(world_size)]
-    size = [(u["stop"] - u["start"]) * u["views"] for u in units]
+    size = work if work is not None else [(u["stop"] - u["start"]) * u["views"] for u in units]
     for i in sorted(range(len(units)), key=lambda i: (-size[i], i)):
         part = min(range(world_size), key=lambda r: (load[r], r))
         parts[part].append(i)
@@ -227,6 +228,9 @@ def build_inr_dataset(dataset: str, out: str | Path, *, root: str | Path | None 
     ``reuse``: a built dataset of the same recipe, seed and source whose INRs are copied instead
     of refitted wherever it has the same (object, view): the extension keeps the original INRs
     bit for bit (a refit reproduces them only to float rounding). Both are part of the build's id.
+    Parts share the INRs to fit, copies costing nothing; the manifest marks shards of copies only
+    (``"copied": true``), which `restore_copies` rebuilds from ``reuse`` byte for byte. A shard the
+    manifest records that is rebuilt to other bytes is an error: the dataset would change its content.
     ``train_per_class``: keep only the first this many training objects of each class (the same
     validation and test objects): a class-balanced subset, e.g. to fit 10 views of a few shapes of
     every class beside a 1-view build of all of them (``reuse`` it: view 0 is copied).
@@ -281,7 +285,8 @@ def build_inr_dataset(dataset: str, out: str | Path, *, root: str | Path | None 
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    mine = share_units(units, world_size)[rank]
+    copied = [_copied(splits, u, reused) for u in units]
+    mine = share_units(units, world_size, [(u["stop"] - u["start"]) * u["views"] - c for u, c in zip(units, copied)])[rank]
     # Only this part's own leftovers: other parts may be writing theirs, a user may keep other hidden files.
     remove_temp_files(out, [u["file"] for u in mine] + ([MANIFEST] if world_size == 1 else []))
     old = read_manifest(out) if (out / "manifest.json").exists() else None
@@ -302,6 +307,9 @@ def build_inr_dataset(dataset: str, out: str | Path, *, root: str | Path | None 
         if digest is None:
             digest = _fit_unit(source, splits, unit, recipe, spec, seed, labels, path, config_id,
                                device, batch_size, compile, progress, reused)
+            if recorded.get(unit["file"]) not in (None, digest):  # else the dataset would change under its users
+                raise ValueError(f"out: {path} was rebuilt to other bytes than {out / MANIFEST} records "
+                                 "(refitted on another machine?); build into a new folder")
             if on_shard is not None:
                 on_shard(path)
         return digest
@@ -311,8 +319,11 @@ def build_inr_dataset(dataset: str, out: str | Path, *, root: str | Path | None 
             ensure(unit)
         if not all((out / u["file"]).is_file() for u in units):
             return manifest  # other parts are still fitting; the last one to finish writes the manifest
-    for unit in units:  # verifies (and, one process alone, fits) every shard, in plan order
-        entry = {**unit, "rows": (unit["stop"] - unit["start"]) * unit["views"], "sha256": ensure(unit)}
+    for i, unit in enumerate(units):  # verifies (and, one process alone, fits) every shard, in plan order
+        rows = (unit["stop"] - unit["start"]) * unit["views"]
+        entry = {**unit, "rows": rows, "sha256": ensure(unit)}
+        if reused is not None:  # a shard of copies only: `restore` rebuilds it from the reused data alone
+            entry["copied"] = copied[i] == rows
         manifest["shards"].append(entry)
         write_manifest(out, manifest)
 
@@ -322,6 +333,32 @@ def build_inr_dataset(dataset: str, out: str | Path, *, root: str | Path | None 
     manifest["complete"] = True
     write_manifest(out, manifest)
     return manifest
+
+
+def restore_copies(folder: str | Path, reuse: str | Path, progress: bool = False) -> dict:
+    """Rebuild the missing shards of a complete build in ``folder`` that hold only INRs copied from
+    ``reuse`` (manifest entries ``"copied": true``), byte for byte, so an extension of a committed
+    dataset need not commit those copies again; returns the manifest. A missing shard that was fitted
+    cannot be restored this way and is an error."""
+    folder = Path(folder)
+    m = read_manifest(folder)
+    if not m.get("complete"):
+        raise ValueError(f"folder: {folder} holds an unfinished build; rerun the build that made it")
+    missing = [e for e in m["shards"] if not (folder / e["file"]).is_file()]
+    fitted = [e["file"] for e in missing if not e.get("copied")]
+    if fitted:
+        raise ValueError(f"folder: {folder} lacks {', '.join(fitted)}, fitted rather than copied: "
+                         "not restorable from the data it reuses")
+    if not missing:
+        return m
+    again = build_inr_dataset(m["dataset"], folder, root=m["source_root"], views=m["views"]["train"], limit=m["limit"],
+                              steps=m["fit"]["steps"], seed=m["seed"], sdf_points=m["fit"]["sdf_points"],
+                              points_per_step=m["fit"]["points_per_step"], init=m["fit"]["init"],
+                              shard_size=m["shard_size"], extra_train=m.get("extra_train", 0), reuse=reuse,
+                              train_per_class=m.get("train_per_class"), progress=progress)
+    if content_id(again) != content_id(m):  # `ensure` refuses other bytes; this catches other settings
+        raise ValueError(f"folder: {folder} rebuilt with {reuse} is another dataset than its manifest records")
+    return again
 
 
 def _verified(path: Path, recorded: str | None, config_id: str, unit: dict) -> str | None:
@@ -363,14 +400,27 @@ def _reuse_index(folder, config: dict) -> dict:
     return {"content_id": content_id(manifest), "rows": rows}
 
 
+def _unit_rows(splits: dict, unit: dict) -> tuple[np.ndarray, torch.Tensor, torch.Tensor]:
+    """A unit's objects, and the object and view of each of its rows (view-major)."""
+    split = splits[unit["split"]]
+    objects = np.asarray(split["objects"][unit["start"]:unit["stop"]], dtype=np.int64)
+    return objects, torch.from_numpy(objects).repeat(unit["views"]), torch.arange(unit["views"]).repeat_interleave(len(objects))
+
+
+def _copied(splits: dict, unit: dict, reused: dict | None) -> int:
+    """How many of a unit's INRs ``reused`` has."""
+    if reused is None:
+        return 0
+    src = splits[unit["split"]]["source_split"]
+    _, obj, view = _unit_rows(splits, unit)
+    return sum((src, o, v) in reused["rows"] for o, v in zip(obj.tolist(), view.tolist()))
+
+
 def _fit_unit(source, splits, unit, recipe, spec, seed, labels, path, config_id, device, batch_size,
               compile, progress, reused: dict | None = None) -> str:
-    split = splits[unit["split"]]
-    src_split = split["source_split"]
-    objects = np.asarray(split["objects"][unit["start"]:unit["stop"]], dtype=np.int64)
+    src_split = splits[unit["split"]]["source_split"]
+    objects, obj, view = _unit_rows(splits, unit)
     V, n = unit["views"], len(objects)
-    view = torch.arange(V).repeat_interleave(n)  # view-major rows
-    obj = torch.from_numpy(objects).repeat(V)
     seeds = torch.tensor([inr_seed(seed, src_split, o, v) for o, v in zip(obj.tolist(), view.tolist())])
     found = [reused["rows"].get((src_split, o, v)) if reused else None for o, v in zip(obj.tolist(), view.tolist())]
     fit = torch.tensor([f is None for f in found])

@@ -27,8 +27,11 @@ def test_sizes_above_the_headlines_data_take_its_extension_and_the_smaller_cells
     import pytest
     runs, headline = tmp_path / "inrs", tmp_path / "headline"
     build_inrs("fmnist-subset", runs / "fmnist2k-v1", limit=24, steps=2, progress=False)  # 22 training objects
-    build_inrs("fmnist-subset", runs / "fmnist4k-v1", limit=24, extra_train=6, reuse=runs / "fmnist2k-v1",
-               steps=2, progress=False)
+    m = build_inrs("fmnist-subset", runs / "fmnist4k-v1", limit=24, extra_train=6, reuse=runs / "fmnist2k-v1",
+                   steps=2, shard_size=8, progress=False)
+    copies = [e["file"] for e in m["shards"] if e["copied"]]
+    for f in copies:  # as committed: only what the extension fitted
+        (runs / "fmnist4k-v1" / f).unlink()
     argv = ["--runs", str(runs), "--headline", str(headline), "--out", str(tmp_path / "scale"),
             "--sizes", "22", "28", "--seeds", "0", "--epochs", "1", "1"]
     scale.main(argv)
@@ -39,6 +42,7 @@ def test_sizes_above_the_headlines_data_take_its_extension_and_the_smaller_cells
     assert not (tmp_path / "scale" / "runs" / "dws-none-v1-n22-s0").exists()
     record = json.loads((tmp_path / "scale" / "runs" / "dws-none-v1-n28-s0" / "run.json").read_text())
     assert str(runs / "fmnist4k-v1") in json.dumps(record)  # N=28: the extension, all of it
+    assert copies and all((runs / "fmnist4k-v1" / f).is_file() for f in copies)  # restored first
 
     build_inrs("fmnist-subset", tmp_path / "other", limit=30, steps=2, progress=False)  # other validation objects
     with pytest.raises(ValueError, match="not an extension"):

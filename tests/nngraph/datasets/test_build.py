@@ -13,7 +13,7 @@ from safetensors.torch import save_file
 import nngraph
 from nngraph.datasets.build import DEFAULT_INIT, OUTPUT_OFFSET, build_inr_dataset, inr_seed, share_units
 from nngraph.datasets.fitting import fit_inrs
-from nngraph.datasets.shards import load_shard, read_manifest, read_shard_metadata
+from nngraph.datasets.shards import content_id as content_id_of, load_shard, read_manifest, read_shard_metadata
 from nngraph.datasets.sources import load_fashion_mnist, write_off
 
 REPO = Path(__file__).resolve().parents[3]
@@ -275,6 +275,41 @@ def test_a_build_extends_another_keeping_its_inrs_and_its_validation_and_test(tm
                           **{**kwargs, "steps": 4})
     with pytest.raises(ValueError, match="extra_train: needs a limit"):
         build_inr_dataset("fmnist-subset", tmp_path / "x", root=SUBSET, extra_train=6, progress=False)
+
+
+def test_an_extensions_copied_shards_need_not_be_kept_and_its_parts_share_what_is_fitted(tmp_path):
+    from nngraph.datasets.build import restore_copies
+    kwargs = dict(root=SUBSET, limit=24, steps=3, shard_size=8, progress=False)
+    build_inr_dataset("fmnist-subset", tmp_path / "small", **kwargs)  # 22 training objects
+    big = tmp_path / "big"
+    for rank in (0, 1):  # 28 training objects in shards of 8: the last two hold the 6 fitted ones
+        fitted = []
+        m = build_inr_dataset("fmnist-subset", big, extra_train=6, reuse=tmp_path / "small", rank=rank, world_size=2,
+                              on_shard=fitted.append, **kwargs)
+        assert len({p.name for p in fitted} & {"train-00002.safetensors", "train-00003.safetensors"}) == 1
+    copied = {e["file"]: e["copied"] for e in m["shards"]}
+    assert [f for f, c in copied.items() if not c] == ["train-00002.safetensors", "train-00003.safetensors"]
+    before = files(big)
+    for f in copied:
+        if copied[f]:
+            (big / f).unlink()
+    assert content_id_of(restore_copies(big, tmp_path / "small")) == content_id_of(m)
+    assert files(big) == before  # byte for byte, the manifest too
+    (big / "train-00003.safetensors").unlink()
+    with pytest.raises(ValueError, match="lacks train-00003.safetensors, fitted rather than copied"):
+        restore_copies(big, tmp_path / "small")
+
+
+def test_a_recorded_shard_rebuilt_to_other_bytes_is_refused(reference, tmp_path):
+    ref, m = reference
+    out = tmp_path / "copy"
+    shutil.copytree(ref, out)
+    manifest = json.loads((out / "manifest.json").read_text())
+    manifest["shards"][0]["sha256"] = "0" * 64  # as if fitted elsewhere, to other float rounding
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    (out / m["shards"][0]["file"]).unlink()
+    with pytest.raises(ValueError, match="was rebuilt to other bytes than .*manifest.json records"):
+        build_inr_dataset("fmnist-subset", out, **KW)
 
 
 @pytest.mark.skipif(not NPZ.exists(), reason="../shared/data/modelnet10_pointclouds.npz not present")
