@@ -14,6 +14,7 @@ from nngraph.experiments.train import data_id, differences, identity, parser, re
 RESULTS = Path(__file__).resolve().parents[2] / "results"
 FMNIST = RESULTS / "inrs" / "fmnist2k-v1"
 FMNIST_10 = RESULTS / "inrs" / "fmnist2k-v10"
+FMNIST_4K = RESULTS / "inrs" / "fmnist4k-v1"  # the scale question's N = 4,000: 2,000 more training objects
 CELLS = sorted((RESULTS / "headline" / "runs").glob("*-v*-s*"))
 # Measured on 1-view INRs fitted on another machine (content id aaaa24...), kept as they were recorded.
 EARLIER = RESULTS / "earlier" / "fmnist2k-aaaa24"
@@ -97,6 +98,42 @@ def test_every_committed_headline_cell_is_recognised_by_its_command_and_data():
     ten_view_id = data_id(FMNIST_10) if (FMNIST_10 / "manifest.json").is_file() else None
     ids = _check(CELLS, data_id(FMNIST), ten_view_id)
     assert all(len(i) <= 1 for i in ids.values())
+
+
+@pytest.mark.skipif(not (FMNIST_4K / "manifest.json").is_file(), reason="no committed extension of the INRs")
+def test_the_committed_extension_keeps_the_headlines_inrs_bit_for_bit_and_is_intact():
+    from nngraph import INRDataset
+    from nngraph.datasets.shards import read_manifest
+    one, big = read_manifest(FMNIST), read_manifest(FMNIST_4K)
+    assert big["complete"] and big["reuse"] == INRDataset(FMNIST).content_id and big["extra_train"] == 2000
+    assert (big["fit"], big["spec"], big["views"]) == (one["fit"], one["spec"], one["views"])
+    assert big["splits"]["val"] == one["splits"]["val"] and big["splits"]["test"] == one["splits"]["test"]
+    assert big["splits"]["train"]["objects"][:2000] == one["splits"]["train"]["objects"]
+    assert big["splits"]["train"]["count"] == 4000
+    _assert_shards_intact(FMNIST_4K, big)
+    for split in ("train", "val", "test"):
+        n = one["splits"][split]["count"]
+        assert torch.equal(INRDataset(FMNIST_4K, split).params()[:n], INRDataset(FMNIST, split).params()), split
+
+
+SCALE_CELLS = sorted((RESULTS / "scale" / "runs").glob("*-v*-n*-s*"))
+
+
+@pytest.mark.skipif(not SCALE_CELLS or not (FMNIST_10 / "manifest.json").is_file(), reason="no committed scale runs")
+def test_every_committed_scale_cell_is_recognised_by_its_command_and_data():
+    from nngraph.experiments import scale
+    args = argparse.Namespace(runs=RESULTS / "inrs", headline=RESULTS / "headline", out=RESULTS / "scale",
+                              epochs=[60, 20], threads=1)
+    for folder in SCALE_CELLS:
+        if not (folder / "result.json").is_file():
+            continue  # a cell still running when it was committed
+        model, rest = folder.name.split("-", 1)
+        aug, tail = rest.rsplit("-v", 1)
+        views, size, seed = (int(t) for t in tail.replace("-n", "-s").split("-s"))
+        data = {1: FMNIST, 10: FMNIST_10}[views] if size <= 2000 else FMNIST_4K  # the first that holds N
+        cell = scale.cell(args, aug, views, size, seed, data, 2000 if size <= 2000 else 4000)
+        assert model == scale.MODEL and Path(cell.out) == folder
+        assert differences(recorded_identity(folder), identity(cell, data_id(data))) == "", folder
 
 
 @pytest.mark.skipif(not EARLIER_CELLS, reason="no earlier headline runs")
