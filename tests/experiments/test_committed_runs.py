@@ -15,6 +15,7 @@ RESULTS = Path(__file__).resolve().parents[2] / "results"
 FMNIST = RESULTS / "inrs" / "fmnist2k-v1"
 FMNIST_10 = RESULTS / "inrs" / "fmnist2k-v10"
 FMNIST_4K = RESULTS / "inrs" / "fmnist4k-v1"  # the scale question's N = 4,000: 2,000 more training objects
+FMNIST_4K_10 = RESULTS / "inrs" / "fmnist4k-v10"  # its 10 views: only the fitted shards are committed
 CELLS = sorted((RESULTS / "headline" / "runs").glob("*-v*-s*"))
 # Measured on 1-view INRs fitted on another machine (content id aaaa24...), kept as they were recorded.
 EARLIER = RESULTS / "earlier" / "fmnist2k-aaaa24"
@@ -53,11 +54,12 @@ def _check(folders: list[Path], one_view_id: str | None, ten_view_id: str | None
 def _assert_shards_intact(folder: Path, manifest: dict) -> None:
     """Every committed shard of ``folder`` is its build's, and the one the manifest lists (a shard
     committed before the manifest listing it is checked by its own digest); a complete build has
-    exactly the listed shards."""
+    the listed shards, less those of copies only (an extension's, restored from the data it extends)."""
     from nngraph.datasets.shards import sha256_file, verify_shard_content
     recorded = {e["file"]: e["sha256"] for e in manifest["shards"]}
+    fitted = {e["file"] for e in manifest["shards"] if not e.get("copied")}
     shards = sorted(folder.glob("*.safetensors"))
-    assert shards and (not manifest["complete"] or {s.name for s in shards} == set(recorded))
+    assert shards and (not manifest["complete"] or fitted <= {s.name for s in shards} <= set(recorded))
     for shard in shards:
         assert verify_shard_content(shard)["config_id"] == manifest["config_id"], shard
         if shard.name in recorded:
@@ -114,6 +116,18 @@ def test_the_committed_extension_keeps_the_headlines_inrs_bit_for_bit_and_is_int
     for split in ("train", "val", "test"):
         n = one["splits"][split]["count"]
         assert torch.equal(INRDataset(FMNIST_4K, split).params()[:n], INRDataset(FMNIST, split).params()), split
+
+
+@pytest.mark.skipif(not (FMNIST_4K_10 / "manifest.json").is_file(), reason="no committed 10-view extension")
+def test_the_committed_ten_view_extension_is_intact_and_extends_the_ten_view_inrs():
+    from nngraph import INRDataset
+    from nngraph.datasets.shards import read_manifest
+    ten, big = read_manifest(FMNIST_10), read_manifest(FMNIST_4K_10)
+    assert big["reuse"] == INRDataset(FMNIST_10, views=10).content_id and big["extra_train"] == 2000
+    assert (big["fit"], big["spec"], big["views"]) == (ten["fit"], ten["spec"], ten["views"])
+    assert big["splits"]["val"] == ten["splits"]["val"] and big["splits"]["test"] == ten["splits"]["test"]
+    assert big["splits"]["train"]["objects"][:2000] == ten["splits"]["train"]["objects"]
+    _assert_shards_intact(FMNIST_4K_10, big)
 
 
 SCALE_CELLS = sorted((RESULTS / "scale" / "runs").glob("*-v*-n*-s*"))
