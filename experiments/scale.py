@@ -9,8 +9,7 @@ datasets' full size the headline's own runs are the cells; an N above it takes a
 (``--data-1``, ``--data-10``: ``fit_inrs --extra-train``, the same validation and test objects), and
 an N that no complete dataset holds is left out, with a line saying so. Writes ``table.csv`` (model,
 augment, views, num_train, n, mean, std), ``table.md`` with the share of the 10-view gain that mixup
-recovers at each N, and
-``accuracy.png``; every cell resumes like `experiments.train`.
+recovers at each N, and ``accuracy.png``; every cell resumes like `experiments.train`.
 """
 from __future__ import annotations
 
@@ -48,9 +47,9 @@ def datasets(args, views: int) -> list[tuple[Path, int]]:
     an N uses the first that holds it, so extending the data leaves the smaller cells as they are."""
     found, first = [], None
     for data in (headline.data_dir(args.runs, views), args.data_1 if views == 1 else args.data_10):
-        if not (data / "manifest.json").is_file() or not read_manifest(data).get("complete"):
+        m = read_manifest(data) if (data / "manifest.json").is_file() else {}
+        if not m.get("complete"):
             continue
-        m = read_manifest(data)
         first = first or m
         if any(m[k] != first[k] for k in ("source", "spec", "fit", "seed")) or \
                 any(m["splits"][s]["objects"] != first["splits"][s]["objects"] for s in ("val", "test")):
@@ -81,10 +80,10 @@ def main(argv=None):
     torch.set_num_threads(args.threads)
     args.data_1 = args.data_1 or args.runs / "fmnist4k-v1"
     args.data_10 = args.data_10 or args.runs / "fmnist4k-v10"
-    cells = []
+    cells, held = [], {views: datasets(args, views) for views in (1, 10)}
     for size in args.sizes:
         for aug, views in CELLS:
-            found = [(data, full) for data, full in datasets(args, views) if full >= size]
+            found = [(data, full) for data, full in held[views] if full >= size]
             if not found:
                 print(f"N={size}, {aug}, {views} view(s): left out, no complete dataset of {views} view(s) "
                       f"holds {size} training objects", flush=True)

@@ -322,7 +322,7 @@ def build_inr_dataset(dataset: str, out: str | Path, *, root: str | Path | None 
     for i, unit in enumerate(units):  # verifies (and, one process alone, fits) every shard, in plan order
         rows = (unit["stop"] - unit["start"]) * unit["views"]
         entry = {**unit, "rows": rows, "sha256": ensure(unit)}
-        if reused is not None:  # a shard of copies only: `restore` rebuilds it from the reused data alone
+        if reused is not None:  # a shard of copies only: `restore_copies` rebuilds it from the reused data alone
             entry["copied"] = copied[i] == rows
         manifest["shards"].append(entry)
         write_manifest(out, manifest)
