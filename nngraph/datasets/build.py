@@ -182,6 +182,11 @@ def _plan(splits: dict, views: int, shard_size: int) -> list[dict]:
     return units
 
 
+def _unit_size(unit: dict) -> int:
+    """How many INRs (shard rows) a unit of the plan holds: every view of each of its objects."""
+    return (unit["stop"] - unit["start"]) * unit["views"]
+
+
 def share_units(units: list[dict], world_size: int, work: list[int] | None = None) -> list[list[dict]]:
     """The plan's units split into ``world_size`` parts of about equal work (``work``: INRs to fit per
     unit, default all of its INRs): the largest unit first, each to the part with the least so far
@@ -189,7 +194,7 @@ def share_units(units: list[dict], world_size: int, work: list[int] | None = Non
     1-view validation and test beside a 10-view train split) and copied INRs cost nothing, so taking
     every ``world_size``-th unit can leave one part with most of the work."""
     load, parts = [0] * world_size, [[] for _ in range(world_size)]
-    size = work if work is not None else [(u["stop"] - u["start"]) * u["views"] for u in units]
+    size = work if work is not None else [_unit_size(u) for u in units]
     for i in sorted(range(len(units)), key=lambda i: (-size[i], i)):
         part = min(range(world_size), key=lambda r: (load[r], r))
         parts[part].append(i)
@@ -286,7 +291,7 @@ def build_inr_dataset(dataset: str, out: str | Path, *, root: str | Path | None 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     copied = [_copied(splits, u, reused) for u in units]
-    mine = share_units(units, world_size, [(u["stop"] - u["start"]) * u["views"] - c for u, c in zip(units, copied)])[rank]
+    mine = share_units(units, world_size, [_unit_size(u) - c for u, c in zip(units, copied)])[rank]
     # Only this part's own leftovers: other parts may be writing theirs, a user may keep other hidden files.
     remove_temp_files(out, [u["file"] for u in mine] + ([MANIFEST] if world_size == 1 else []))
     old = read_manifest(out) if (out / "manifest.json").exists() else None
@@ -319,19 +324,25 @@ def build_inr_dataset(dataset: str, out: str | Path, *, root: str | Path | None 
             ensure(unit)
         if not all((out / u["file"]).is_file() for u in units):
             return manifest  # other parts are still fitting; the last one to finish writes the manifest
+    # A complete build rerun (to verify it, or to restore a shard) keeps its manifest as it is until
+    # the end: every shard must come back to its recorded bytes, so the manifest stays true, and a
+    # training run reading it meanwhile must not find the dataset "unfinished".
+    progressive = not (old or {}).get("complete")
     for i, unit in enumerate(units):  # verifies (and, one process alone, fits) every shard, in plan order
-        rows = (unit["stop"] - unit["start"]) * unit["views"]
+        rows = _unit_size(unit)
         entry = {**unit, "rows": rows, "sha256": ensure(unit)}
         if reused is not None:  # a shard of copies only: `restore_copies` rebuilds it from the reused data alone
             entry["copied"] = copied[i] == rows
         manifest["shards"].append(entry)
-        write_manifest(out, manifest)
+        if progressive:
+            write_manifest(out, manifest)
 
     train_files = [out / e["file"] for e in manifest["shards"] if e["split"] == "train"]
     manifest["stats"] = layer_stats(spec, train_files)
     manifest["summary"] = _summary(out, manifest["shards"])
     manifest["complete"] = True
-    write_manifest(out, manifest)
+    if manifest != old:
+        write_manifest(out, manifest)
     return manifest
 
 

@@ -300,6 +300,24 @@ def test_an_extensions_copied_shards_need_not_be_kept_and_its_parts_share_what_i
         restore_copies(big, tmp_path / "small")
 
 
+def test_rerunning_a_complete_build_keeps_its_manifest_complete_throughout(reference, tmp_path):
+    """A reader starting while a complete build is verified or a shard of it rebuilt (a training run
+    beside `restore_copies`) finds the dataset complete, and a rerun that changes nothing leaves the
+    manifest's file untouched."""
+    ref, m = reference
+    out = tmp_path / "copy"
+    shutil.copytree(ref, out)
+    manifest = out / "manifest.json"
+    before = manifest.read_bytes()
+    os.utime(manifest, ns=(1, 1))
+    build_inr_dataset("fmnist-subset", out, **KW)
+    assert manifest.stat().st_mtime_ns == 1 and manifest.read_bytes() == before
+    (out / m["shards"][1]["file"]).unlink()
+    seen = []
+    build_inr_dataset("fmnist-subset", out, on_shard=lambda path: seen.append(read_manifest(out)["complete"]), **KW)
+    assert seen == [True] and files(out) == files(ref)
+
+
 def test_a_recorded_shard_rebuilt_to_other_bytes_is_refused(reference, tmp_path):
     ref, m = reference
     out = tmp_path / "copy"
