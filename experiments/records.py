@@ -28,9 +28,13 @@ def write_record(path: Path, record: dict) -> None:
     atomic_write_bytes(path, json.dumps(record, indent=1, sort_keys=True).encode())
 
 
+class InUse(ValueError):
+    """A run folder another process holds: the run is theirs while they live."""
+
+
 def lock_folder(out: Path):
     """Hold ``out/.lock`` for the life of this process (the OS releases it when the process dies,
-    however it dies); ValueError naming the holder's pid if another process holds it. Returns the
+    however it dies); `InUse` naming the holder's pid if another process holds it. Returns the
     open file, which must be kept."""
     out.mkdir(parents=True, exist_ok=True)
     f = open(out / LOCK, "a+")
@@ -40,12 +44,23 @@ def lock_folder(out: Path):
         f.seek(0)
         holder = f.read().strip() or "unknown"
         f.close()
-        raise ValueError(f"out: {out} is in use by process {holder} (one run per folder at a time)") from None
+        raise InUse(f"out: {out} is in use by process {holder} (one run per folder at a time)") from None
     f.seek(0)
     f.truncate()
     f.write(f"{os.getpid()}\n")
     f.flush()
     return f
+
+
+def in_use(out: Path) -> bool:
+    """Whether another process holds the run folder ``out`` (`lock_folder`) at this moment."""
+    if not (out / LOCK).is_file():
+        return False
+    try:
+        lock_folder(out).close()
+    except InUse:
+        return True
+    return False
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):

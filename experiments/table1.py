@@ -33,6 +33,7 @@ from nngraph.datasets.shards import atomic_write_bytes
 
 from .cli import Failed, Parser, non_negative_int, positive_int, run
 from .config import parse
+from .records import InUse, in_use
 from .cpu import keep_freed_memory
 from .train import RESULT, command, data_id, finished, identity, parser as train_parser, train
 
@@ -182,11 +183,19 @@ def train_cells(runs: list[argparse.Namespace], jobs: int = 1, after: Callable[[
     """Train ``runs`` (`experiments.train` namespaces) in order, ``jobs`` at a time: in this process
     for one, else each in an ``experiments.train`` process of its own, its output in
     ``<run>/train.log``. Each is reported as it finishes, then ``after()`` runs (e.g. rewriting the
-    tables). A run that fails stops the others (they resume from their checkpoints) and raises `Failed`."""
+    tables). A run that fails stops the others (they resume from their checkpoints) and raises `Failed`.
+
+    A run whose folder another process holds is left to it, with a line saying so: the same command
+    started twice (on two cores, or on machines sharing the folders) splits the runs between them."""
     after = after or (lambda: None)
     if jobs == 1:
         for r in runs:
-            _report(r, train(r))
+            try:
+                result = train(r)
+            except InUse as e:
+                print(f"{e}: left to it", flush=True)
+                continue
+            _report(r, result)
             after()
         return
     pending, active = list(runs), {}
@@ -194,6 +203,9 @@ def train_cells(runs: list[argparse.Namespace], jobs: int = 1, after: Callable[[
         while pending or active:
             while pending and len(active) < jobs:
                 r = pending.pop(0)
+                if in_use(Path(r.out)):
+                    print(f"out: {r.out} is in use by another process: left to it", flush=True)
+                    continue
                 Path(r.out).mkdir(parents=True, exist_ok=True)
                 log = open(Path(r.out) / "train.log", "w")
                 active[subprocess.Popen(command(r), stdout=log, stderr=subprocess.STDOUT)] = (r, log)

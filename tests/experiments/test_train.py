@@ -17,6 +17,7 @@ from nngraph.experiments.cli import run
 from nngraph.experiments.data_module import INRDataModule
 from nngraph.experiments.fit_inrs import build as build_inrs
 from nngraph.experiments.lit_module import WeightSpaceClassifier
+from nngraph.experiments.records import lock_folder
 from nngraph.experiments.train import RESULT, parser, run_dir, train
 
 TINY = {"rt": '{"num_layers": 1, "node_dim": 16, "edge_dim": 8, "num_heads": 2, "attention_dim": 16, '
@@ -265,6 +266,19 @@ def test_a_failed_parallel_run_stops_the_others_and_names_itself(data, tmp_path,
     assert "no-such-data" in (tmp_path / "bad" / "train.log").read_text()
     assert not (tmp_path / "long" / RESULT).exists()
     assert not [c for c in _command_lines() if str(tmp_path / "long").encode() in c]  # stopped, not left to run on
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_run_another_process_holds_is_left_to_it(data, tmp_path, capsys, jobs):
+    """The same grid started twice splits the runs: each command skips the run folders the other holds."""
+    held, free = (_args(data, tmp_path / name, "dws", "none", 1, "--threads", "1") for name in ("held", "free"))
+    with lock_folder(Path(held.out)):  # as another process's running cell holds it
+        table1.train_cells([held, free], jobs=jobs)
+    out = capsys.readouterr().out
+    assert re.search(rf"out: {tmp_path / 'held'} is in use by .*: left to it", out), out
+    assert not (tmp_path / "held" / RESULT).exists() and (tmp_path / "free" / RESULT).is_file()
+    table1.train_cells([held], jobs=jobs)  # released: this command takes it
+    assert (tmp_path / "held" / RESULT).is_file()
 
 
 def _command_lines() -> list[bytes]:
