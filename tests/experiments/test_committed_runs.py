@@ -137,15 +137,16 @@ SCALE_CELLS = sorted((RESULTS / "scale" / "runs").glob("*-v*-n*-s*"))
 def test_every_committed_scale_cell_is_recognised_by_its_command_and_data():
     from nngraph.experiments import scale
     args = argparse.Namespace(runs=RESULTS / "inrs", headline=RESULTS / "headline", out=RESULTS / "scale",
-                              epochs=[60, 20], threads=1)
+                              epochs=[60, 20], threads=1, data_1=FMNIST_4K, data_10=FMNIST_4K_10)
+    held = {views: scale.datasets(args, views) for views in (1, 10)}  # as the command finds them (copies restored)
     for folder in SCALE_CELLS:
         if not (folder / "result.json").is_file():
             continue  # a cell still running when it was committed
         model, rest = folder.name.split("-", 1)
         aug, tail = rest.rsplit("-v", 1)
         views, size, seed = (int(t) for t in tail.replace("-n", "-s").split("-s"))
-        data = {1: FMNIST, 10: FMNIST_10}[views] if size <= 2000 else FMNIST_4K  # the first that holds N
-        cell = scale.cell(args, aug, views, size, seed, data, 2000 if size <= 2000 else 4000)
+        data, full = next((data, full) for data, full in held[views] if full >= size)  # the first that holds N
+        cell = scale.cell(args, aug, views, size, seed, data, full)
         assert model == scale.MODEL and Path(cell.out) == folder
         assert differences(recorded_identity(folder), identity(cell, data_id(data))) == "", folder
 
