@@ -26,16 +26,13 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import torch
-
 from nngraph.augment.registry import split_names
 from nngraph.datasets.shards import atomic_write_bytes
 
-from .cli import Failed, Parser, non_negative_int, positive_int, run
+from .cli import Failed, Parser, non_negative_int, positive_int
 from .config import parse
 from .records import InUse, in_use
-from .cpu import keep_freed_memory
-from .train import RESULT, command, data_id, finished, identity, parser as train_parser, train
+from .train import RESULT, command, data_id, finished, identity, parser as train_parser, run_training, train
 
 # (row label, augmentation name); the last row goes beyond the paper.
 ROWS = [
@@ -277,9 +274,7 @@ def main(argv=None):
 
 def cli():
     """``nngraph-table1``, the same as ``python -m nngraph.experiments.table1``."""
-    torch.set_float32_matmul_precision("high")
-    keep_freed_memory()
-    run(main)
+    run_training(main)
 
 
 if __name__ == "__main__":

@@ -294,11 +294,17 @@ def main(argv=None):
           f"(val {100 * result['best_val_acc']:.2f}%), {result['seconds']:.0f} s -> {run_dir(args) / RESULT}")
 
 
-def cli():
-    """``nngraph-train``, the same as ``python -m nngraph.experiments.train``."""
+def run_training(main) -> None:
+    """`cli.run` for a command that trains: TF32 matmuls where the GPU has them, freed memory kept for
+    reuse on the CPU (`keep_freed_memory`)."""
     torch.set_float32_matmul_precision("high")
     keep_freed_memory()
     run(main)
+
+
+def cli():
+    """``nngraph-train``, the same as ``python -m nngraph.experiments.train``."""
+    run_training(main)
 
 
 if __name__ == "__main__":
