@@ -52,17 +52,6 @@ def lock_folder(out: Path):
     return f
 
 
-def in_use(out: Path) -> bool:
-    """Whether another process holds the run folder ``out`` (`lock_folder`) at this moment."""
-    if not (out / LOCK).is_file():
-        return False
-    try:
-        lock_folder(out).close()
-    except InUse:
-        return True
-    return False
-
-
 class AtomicCheckpointIO(TorchCheckpointIO):
     """Checkpoints written to a temporary file beside their final name, fsynced and renamed into place
     (Lightning's default stages them in ``$TMPDIR`` and moves them, a copy across filesystems, which a

@@ -31,7 +31,7 @@ from nngraph.datasets.shards import atomic_write_bytes
 
 from .cli import Failed, Parser, non_negative_int, positive_int
 from .config import parse
-from .records import InUse, in_use
+from .records import InUse, lock_folder
 from .train import RESULT, command, data_id, finished, identity, parser as train_parser, run_training, train
 
 # (row label, augmentation name); the last row goes beyond the paper.
@@ -200,10 +200,11 @@ def train_cells(runs: list[argparse.Namespace], jobs: int = 1, after: Callable[[
         while pending or active:
             while pending and len(active) < jobs:
                 r = pending.pop(0)
-                if in_use(Path(r.out)):
-                    print(f"out: {r.out} is in use by another process: left to it", flush=True)
+                try:
+                    lock_folder(Path(r.out)).close()  # free now: the run's own process takes it next
+                except InUse as e:
+                    print(f"{e}: left to it", flush=True)
                     continue
-                Path(r.out).mkdir(parents=True, exist_ok=True)
                 log = open(Path(r.out) / "train.log", "w")
                 active[subprocess.Popen(command(r), stdout=log, stderr=subprocess.STDOUT)] = (r, log)
             done = next((p for p in active if p.poll() is not None), None)
