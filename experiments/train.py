@@ -34,7 +34,8 @@ from .cpu import keep_freed_memory
 from .data_module import INRDataModule
 from .lit_module import MODELS, WeightSpaceClassifier
 from .presets import PRESETS, model_kwargs
-from .records import AtomicCheckpointIO, Stopwatch, lock_folder, read_record, resume_point, write_record
+from .records import (AtomicCheckpointIO, RandomState, Stopwatch, lock_folder, read_record, resume_point,
+                      write_record)
 
 RESULT = "result.json"
 
@@ -249,7 +250,8 @@ def _train(args, out: Path, settings: dict) -> dict:
     last_epoch = ModelCheckpoint(dirpath=out / "checkpoints", filename="last", monitor=None, save_top_k=1,
                                  enable_version_counter=False)
     stopwatch = Stopwatch()
-    callbacks = [ckpt, last_epoch, stopwatch] + ([EpochLine(f"{args.model} {args.augment}")] if args.epoch_lines else [])
+    callbacks = [ckpt, last_epoch, stopwatch, RandomState()]
+    callbacks += [EpochLine(f"{args.model} {args.augment}")] if args.epoch_lines else []
     loggers = [CSVLogger(out, name="csv"), TensorBoardLogger(out, name="tb")]  # a new version per (re)start
     try:
         trainer = L.Trainer(max_epochs=args.epochs, accelerator=args.accelerator, devices=args.devices,

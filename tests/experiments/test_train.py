@@ -73,6 +73,37 @@ def test_resume_continues_from_checkpoint(data, tmp_path):
     assert epochs == [0, 1]  # epoch 0 was not trained twice
 
 
+def _interrupted_after_epoch_0(data, out, model, augmentation, epochs):
+    train(_args(data, out, model, augmentation, 1))
+    (out / RESULT).unlink()
+    run = json.loads((out / "run.json").read_text())
+    (out / "run.json").write_text(json.dumps({**run, "epochs": epochs}))
+    return train(_args(data, out, model, augmentation, epochs))
+
+
+def test_a_resumed_run_is_bit_identical_to_an_uninterrupted_one(data, tmp_path):
+    # The GNN's dropout, the shuffled batches and two augmentations all draw after the restart.
+    whole = train(_args(data, tmp_path / "whole", "rt", "siren_negation+mixup", 3))
+    resumed = _interrupted_after_epoch_0(data, tmp_path / "resumed", "rt", "siren_negation+mixup", 3)
+    assert resumed["test_acc"] == whole["test_acc"] and resumed["test_loss"] == whole["test_loss"]
+    a, b = (torch.load(tmp_path / run / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)["state_dict"]
+            for run in ("whole", "resumed"))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_an_older_checkpoint_without_random_state_resumes_and_says_so(data, tmp_path, capsys):
+    train(_args(data, tmp_path, "dws", "none", 1))
+    (tmp_path / RESULT).unlink()
+    run = json.loads((tmp_path / "run.json").read_text())
+    (tmp_path / "run.json").write_text(json.dumps({**run, "epochs": 2}))
+    last = tmp_path / "checkpoints" / "last.ckpt"
+    checkpoint = torch.load(last, map_location="cpu", weights_only=True)
+    checkpoint["callbacks"] = {k: v for k, v in checkpoint["callbacks"].items() if k != "RandomState"}
+    torch.save(checkpoint, last)
+    assert train(_args(data, tmp_path, "dws", "none", 2))["epochs"] == 2
+    assert "carries no random state" in capsys.readouterr().out
+
+
 def test_checkpoint_loads_safely_and_gives_the_reported_test_accuracy(data, tmp_path):
     r = train(_args(data, tmp_path, "dws", "none", 2))
     module = WeightSpaceClassifier.load_from_checkpoint(tmp_path / "checkpoints" / r["best_checkpoint"],
