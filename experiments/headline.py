@@ -117,10 +117,7 @@ def main(argv=None):
     if not args.aggregate_only:
         todo = [cell_args(args, model, aug, views, seed)
                 for seed, model, aug, views in cells(args.models, args.seeds, args.views, args.rows)]
-        todo = [c for c in todo if not (Path(c.out) / RESULT).is_file()]
-        for views in sorted({c.views for c in todo}):
-            fit(args.runs, views, device)
-        table1.train_cells(table1.missing(todo), args.jobs, after=lambda: _write(args))
+        table1.fit_and_train(todo, lambda views: fit(args.runs, views, device), args.jobs, after=lambda: _write(args))
     print(_write(args))
 
 

@@ -182,10 +182,7 @@ def main(argv=None):
     if not args.aggregate_only:
         todo = [cell_args(args, model, aug, seed, args.protocol, views)
                 for seed, model, aug, views in cells(args.models, args.seeds, args.protocol)]
-        todo = [c for c in todo if not (Path(c.out) / RESULT).is_file()]
-        for views in sorted({c.views for c in todo}):
-            fit(args, args.protocol, views)
-        table1.train_cells(table1.missing(todo), args.jobs, after=lambda: write(args))
+        table1.fit_and_train(todo, lambda views: fit(args, args.protocol, views), args.jobs, after=lambda: write(args))
     print(write(args))
 
 

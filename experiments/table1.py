@@ -176,6 +176,16 @@ def _report(run: argparse.Namespace, r: dict) -> None:
           f"({r['seconds']:.0f} s)", flush=True)
 
 
+def fit_and_train(runs: list[argparse.Namespace], fit: Callable[[int], object], jobs: int = 1,
+                  after: Callable[[], object] | None = None) -> None:
+    """Fit what the unfinished ``runs`` read (``fit(views)`` for each of their views), then train
+    them (`train_cells`); a protocol command's whole work once its cells are listed."""
+    runs = [r for r in runs if not (Path(r.out) / RESULT).is_file()]
+    for views in sorted({r.views for r in runs}):
+        fit(views)
+    train_cells(missing(runs), jobs, after)
+
+
 def train_cells(runs: list[argparse.Namespace], jobs: int = 1, after: Callable[[], object] | None = None) -> None:
     """Train ``runs`` (`experiments.train` namespaces) in order, ``jobs`` at a time: in this process
     for one, else each in an ``experiments.train`` process of its own, its output in
