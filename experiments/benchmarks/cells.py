@@ -14,6 +14,7 @@ from nngraph.datasets.build import IMAGE_RECIPE, SHAPE_RECIPE
 from nngraph.models import MODELS
 
 from ..cli import Parser, positive_int, run
+from ..cpu import keep_freed_memory
 from ..presets import model_kwargs
 from .models import bench_step
 
@@ -45,6 +46,7 @@ def main(argv=None) -> None:
 
 
 def cli():
+    keep_freed_memory()  # as the cells' own training processes do: fresh large tensors otherwise page in anew
     run(main)
 
 
