@@ -124,7 +124,8 @@ class Stopwatch(L.Callback):
 class RandomState(L.Callback):
     """The random streams (torch's, CUDA's, numpy's and Python's) travel in the checkpoint and are put
     back when training resumes, so a resumed run draws the batch order, augmentations and dropout
-    masks an uninterrupted one would: on a CPU the two are bit-identical. A checkpoint is written at
+    masks an uninterrupted one would: on a CPU without loader workers (they are seeded anew on resuming)
+    the two are bit-identical. A checkpoint is written at
     an epoch's end, after its validation; the streams go back as the checkpoint loads, before the
     next epoch's data loader draws its seeds (the sanity check in between draws from a copy:
     Lightning isolates it)."""
