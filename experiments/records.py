@@ -124,17 +124,16 @@ class Stopwatch(L.Callback):
 class RandomState(L.Callback):
     """The random streams (torch's, CUDA's, numpy's and Python's) travel in the checkpoint and are put
     back when training resumes, so a resumed run draws the batch order, augmentations and dropout
-    masks an uninterrupted one would: on a CPU without loader workers (they are seeded anew on resuming)
-    the two are bit-identical. A checkpoint is written at
-    an epoch's end, after its validation; the streams go back as the checkpoint loads, before the
-    next epoch's data loader draws its seeds (the sanity check in between draws from a copy:
-    Lightning isolates it)."""
+    masks an uninterrupted one would: on a CPU without loader workers (they are seeded anew on
+    resuming) the two are bit-identical. A checkpoint is written at an epoch's end, after its
+    validation; the streams go back as the checkpoint loads, before the next epoch's data loader
+    draws its seeds (the sanity check in between draws from a copy: Lightning isolates it)."""
 
     def __init__(self, say=print):
         self.restored, self.say = False, say
 
     def state_dict(self) -> dict:
-        kind, keys, *rest = np.random.get_state()
+        _, keys, *rest = np.random.get_state()  # ('MT19937', keys, position, gauss flag, cached gauss)
         state = {"torch": torch.get_rng_state(), "python": random.getstate(),
                  "numpy_keys": torch.from_numpy(keys.astype(np.int64)), "numpy": tuple(rest)}
         if torch.cuda.is_initialized():

@@ -58,12 +58,16 @@ def test_views_and_loader_path(data, tmp_path):
     assert r["num_train"] == 2 * train(_args(data, tmp_path / "v1", "dws", "none", 1))["num_train"]
 
 
+def _interrupted_after_epoch_0(data, out, model, augmentation, epochs):
+    """As if an ``epochs``-epoch run had been interrupted after epoch 0: its last checkpoint, no result yet."""
+    train(_args(data, out, model, augmentation, 1))
+    (out / RESULT).unlink()
+    run = json.loads((out / "run.json").read_text())
+    (out / "run.json").write_text(json.dumps({**run, "epochs": epochs}))
+
+
 def test_resume_continues_from_checkpoint(data, tmp_path):
-    train(_args(data, tmp_path, "dws", "none", 1))
-    # As if a 2-epoch run had been interrupted after epoch 0: its last checkpoint, no result yet.
-    (tmp_path / RESULT).unlink()
-    run = json.loads((tmp_path / "run.json").read_text())
-    (tmp_path / "run.json").write_text(json.dumps({**run, "epochs": 2}))
+    _interrupted_after_epoch_0(data, tmp_path, "dws", "none", 2)
     r = train(_args(data, tmp_path, "dws", "none", 2))
     assert r["epochs"] == 2
     epochs = []
@@ -73,18 +77,11 @@ def test_resume_continues_from_checkpoint(data, tmp_path):
     assert epochs == [0, 1]  # epoch 0 was not trained twice
 
 
-def _interrupted_after_epoch_0(data, out, model, augmentation, epochs):
-    train(_args(data, out, model, augmentation, 1))
-    (out / RESULT).unlink()
-    run = json.loads((out / "run.json").read_text())
-    (out / "run.json").write_text(json.dumps({**run, "epochs": epochs}))
-    return train(_args(data, out, model, augmentation, epochs))
-
-
 def test_a_resumed_run_is_bit_identical_to_an_uninterrupted_one(data, tmp_path):
     # The GNN's dropout, the shuffled batches and two augmentations all draw after the restart.
     whole = train(_args(data, tmp_path / "whole", "rt", "siren_negation+mixup", 3))
-    resumed = _interrupted_after_epoch_0(data, tmp_path / "resumed", "rt", "siren_negation+mixup", 3)
+    _interrupted_after_epoch_0(data, tmp_path / "resumed", "rt", "siren_negation+mixup", 3)
+    resumed = train(_args(data, tmp_path / "resumed", "rt", "siren_negation+mixup", 3))
     assert resumed["test_acc"] == whole["test_acc"] and resumed["test_loss"] == whole["test_loss"]
     a, b = (torch.load(tmp_path / run / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)["state_dict"]
             for run in ("whole", "resumed"))
@@ -92,10 +89,7 @@ def test_a_resumed_run_is_bit_identical_to_an_uninterrupted_one(data, tmp_path):
 
 
 def test_an_older_checkpoint_without_random_state_resumes_and_says_so(data, tmp_path, capsys):
-    train(_args(data, tmp_path, "dws", "none", 1))
-    (tmp_path / RESULT).unlink()
-    run = json.loads((tmp_path / "run.json").read_text())
-    (tmp_path / "run.json").write_text(json.dumps({**run, "epochs": 2}))
+    _interrupted_after_epoch_0(data, tmp_path, "dws", "none", 2)
     last = tmp_path / "checkpoints" / "last.ckpt"
     checkpoint = torch.load(last, map_location="cpu", weights_only=True)
     checkpoint["callbacks"] = {k: v for k, v in checkpoint["callbacks"].items() if k != "RandomState"}
