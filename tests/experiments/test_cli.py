@@ -2,8 +2,8 @@
 naming the argument, and exit status 2."""
 import pytest
 
-from nngraph.experiments import (figure_augmentations, fit_inrs, headline, import_inrs, main, probe_features, studies,
-                         table1, train)
+from nngraph.experiments import (figure_augmentations, fit_inrs, headline, import_inrs, main, per_class,
+                                 probe_features, studies, table1, train)
 from nngraph.experiments.benchmarks import augment as bench_augment, fit as bench_fit, graph as bench_graph, \
     models as bench_models
 from nngraph.experiments.cli import run
@@ -27,6 +27,7 @@ ARGUMENTS = [
     (studies.main, ["inr-recipes"], "--seeds", True), (studies.main, ["inr-recipes"], "--threads", False),
     (figure_augmentations.main, [], "--indices", True), (figure_augmentations.main, [], "--seed", True),
     (probe_features.main, [], "--seed", True), (probe_features.main, [], "--threads", False),
+    (per_class.main, ["run"], "--threads", False),
     (bench_graph.main, [], "--batch-size", False), (bench_fit.main, [], "--steps", False),
     (bench_fit.main, [], "--repeats", False), (bench_augment.main, [], "--min-time", True),
     (bench_models.main, [], "--batch-size", False), (bench_models.main, [], "--warmup", True),
