@@ -40,34 +40,47 @@ def import_plugins(names: list[str]) -> None:
 
 def parse(make_parser: Callable[[], argparse.ArgumentParser], argv=None) -> argparse.Namespace:
     """Parse ``argv`` after importing its ``--import`` modules (so the parser sees what they register)
-    and with its ``--config`` file's values as defaults."""
+    and with its ``--config`` file's values as defaults. A run's own ``config.yaml`` reads back as
+    the run: the modules it records under ``imports`` are imported (unless ``--import`` names
+    others), and its ``config`` entry, the file that run read, is not followed."""
     pre = argparse.ArgumentParser(add_help=False)
     add_arguments(pre)
     known, _ = pre.parse_known_args(argv)
-    import_plugins(known.imports)
+    path = None if known.config is None else Path(known.config)
+    values = {} if path is None else read_config(path)
+    values.pop("config", None)
+    imports = values.pop("imports", None) or []
+    if not (isinstance(imports, list) and all(isinstance(i, str) for i in imports)):
+        raise ValueError(f"--config {path}: imports: expected a list of module names or .py files, got {imports!r}")
+    import_plugins(known.imports or imports)
     ap = make_parser()
-    if known.config is not None:
-        set_defaults(ap, Path(known.config))
+    ap.set_defaults(imports=imports)
+    if values:
+        set_defaults(ap, path, values)
     return ap.parse_args(argv)
 
 
-def set_defaults(ap: argparse.ArgumentParser, path: Path) -> None:
-    """The YAML file's values as ``ap``'s defaults, each checked by its option's type."""
+def read_config(path: Path) -> dict:
+    """The YAML file's option values, by option name (``-`` or ``_``)."""
     try:
         values = yaml.safe_load(path.read_text()) or {}
     except (OSError, yaml.YAMLError) as e:
         raise ValueError(f"--config {path}: unreadable ({type(e).__name__}: {str(e).splitlines()[0]})") from None
     if not isinstance(values, dict):
         raise ValueError(f"--config {path}: expected a mapping of option names to values")
+    return {str(k).replace("-", "_"): v for k, v in values.items()}
+
+
+def set_defaults(ap: argparse.ArgumentParser, path: Path, values: dict) -> None:
+    """``values`` (from the file ``path``) as ``ap``'s defaults, each checked by its option's type."""
     actions = {a.dest: a for a in ap._actions if a.option_strings}
     defaults = {}
     for key, value in values.items():
-        dest = str(key).replace("-", "_")
-        if dest not in actions or dest in ("help", "config", "imports"):
+        if key not in actions or key in ("help", "config", "imports"):
             raise ValueError(f"--config {path}: unknown option {key!r}")
-        action = actions[dest]
+        action = actions[key]
         try:
-            defaults[dest] = _typed(action, value)
+            defaults[key] = _typed(action, value)
         except (argparse.ArgumentTypeError, ValueError, TypeError) as e:
             raise ValueError(f"--config {path}: {key}: {e}") from None
         action.required = False

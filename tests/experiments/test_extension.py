@@ -62,6 +62,9 @@ def test_options_from_a_yaml_file_with_flags_overriding_and_the_resolved_configu
     saved = yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())
     assert saved["epochs"] == 1 and saved["augment"] == "mixup" and saved["batch_size"] == 8
     assert "configuration (" in capsys.readouterr().out
+    again = parse(parser, ["--config", str(tmp_path / "run" / "config.yaml"), "--out", str(tmp_path / "again")])
+    same = lambda a: {k: v for k, v in vars(a).items() if k not in ("out", "config")}  # noqa: E731
+    assert same(again) == same(args)  # a run's own config.yaml reads back as that run
     for bad, says in (({"epoch": 2}, "unknown option 'epoch'"), ({"epochs": "many"}, "epochs: expected a positive"),
                       ({"model": "nope"}, "model: expected one of")):
         config.write_text(yaml.safe_dump({"data": str(data), **bad}))
@@ -69,3 +72,24 @@ def test_options_from_a_yaml_file_with_flags_overriding_and_the_resolved_configu
             parse(parser, ["--config", str(config)])
     with pytest.raises(ValueError, match="--import no_such_module_here: ModuleNotFoundError"):
         parse(parser, ["--import", "no_such_module_here", "--data", str(data)])
+
+
+def test_a_recorded_runs_imports_are_imported_when_its_config_is_read_back(data, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "recorded_plugin.py").write_text(
+        "from torch import nn\nimport nngraph\nfrom nngraph import models\n"
+        "class Head(nn.Module):\n"
+        "    def __init__(self, spec, num_classes):\n"
+        "        super().__init__()\n"
+        "        self.head = nn.Linear(spec.num_params, num_classes)\n"
+        "    def forward(self, batch):\n"
+        "        return self.head(nngraph.flat_params(batch))\n"
+        "models.register('recorded_plugin_model', Head, replace=True)\n")
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump({"data": str(data), "model": "recorded_plugin_model", "imports": ["recorded_plugin.py"],
+                                      "config": "the-file-that-run-read.yaml"}))
+    args = parse(parser, ["--config", str(config)])
+    assert args.model == "recorded_plugin_model" and args.imports == ["recorded_plugin.py"]
+    config.write_text(yaml.safe_dump({"data": str(data), "imports": "recorded_plugin.py"}))
+    with pytest.raises(ValueError, match="imports: expected a list"):
+        parse(parser, ["--config", str(config)])
