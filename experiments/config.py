@@ -55,8 +55,7 @@ def parse(make_parser: Callable[[], argparse.ArgumentParser], argv=None) -> argp
     import_plugins(known.imports or imports)
     ap = make_parser()
     ap.set_defaults(imports=imports)
-    if values:
-        set_defaults(ap, path, values)
+    set_defaults(ap, path, values)
     return ap.parse_args(argv)
 
 
@@ -76,7 +75,7 @@ def set_defaults(ap: argparse.ArgumentParser, path: Path, values: dict) -> None:
     actions = {a.dest: a for a in ap._actions if a.option_strings}
     defaults = {}
     for key, value in values.items():
-        if key not in actions or key in ("help", "config", "imports"):
+        if key not in actions or key == "help":  # config and imports: taken out by `parse`
             raise ValueError(f"--config {path}: unknown option {key!r}")
         action = actions[key]
         try:

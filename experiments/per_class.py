@@ -21,7 +21,7 @@ from .cli import Parser, positive_int, run
 from .cpu import keep_freed_memory
 from .lit_module import WeightSpaceClassifier
 from .records import read_record
-from .train import RESULT
+from .train import RESULT, data_id
 
 SPLITS = ("val", "test")
 
@@ -41,11 +41,8 @@ def per_class(pred: torch.Tensor, y: torch.Tensor, num_classes: int) -> dict:
 @torch.no_grad()
 def predictions(module: WeightSpaceClassifier, dataset: nngraph.INRDataset, batch_size: int = 256) -> torch.Tensor:
     """The class ``module`` predicts for every INR of ``dataset``, normalised as in its training."""
-    out = []
-    for start in range(0, len(dataset), batch_size):
-        batch = dataset.batch(range(start, min(start + batch_size, len(dataset))))
-        out.append(module(module.normalize(batch) if module.normalize is not None else batch).argmax(1))
-    return torch.cat(out)
+    norm = module.normalize if module.normalize is not None else (lambda batch: batch)
+    return torch.cat([module(norm(batch)).argmax(1) for batch in dataset.batches(batch_size)])
 
 
 def evaluate(folder: str | Path, splits=SPLITS, batch_size: int = 256) -> dict:
@@ -60,12 +57,12 @@ def evaluate(folder: str | Path, splits=SPLITS, batch_size: int = 256) -> dict:
         raise ValueError(f"run: {checkpoint} is not here (checkpoints stay where the run was trained); "
                          "rerun its training command to make it")
     data = result["config"]["data"]
-    sets = {s: nngraph.INRDataset(data, s) for s in splits}
-    found = next(iter(sets.values())).content_id
+    found = data_id(data)
     if found != result["data_id"]:
         raise ValueError(f"run: {folder} was trained on data {result['data_id']}, but {data} now holds {found}")
     module = WeightSpaceClassifier.load_from_checkpoint(checkpoint, weights_only=True, map_location="cpu").eval()
-    out = {"run": str(folder), "checkpoint": checkpoint.name, "classes": next(iter(sets.values())).classes}
+    sets = {split: nngraph.INRDataset(data, split) for split in splits}
+    out = {"run": str(folder), "checkpoint": checkpoint.name, "classes": sets[splits[0]].classes}
     for split, ds in sets.items():
         out[split] = per_class(predictions(module, ds, batch_size), ds.labels, ds.num_classes)
     return out

@@ -42,8 +42,8 @@ def layer_statistics(weights: list[torch.Tensor], biases: list[torch.Tensor]) ->
 def features(kind: str, dataset: nngraph.INRDataset, normalize: nngraph.Normalize, model: DWSNet | None,
              batch_size: int = 256) -> torch.Tensor:
     out = []
-    for start in range(0, len(dataset), batch_size):
-        batch = normalize(dataset.batch(range(start, min(start + batch_size, len(dataset)))))
+    for batch in dataset.batches(batch_size):
+        batch = normalize(batch)
         if kind == "dws":
             out.append(model.invariants(batch))
         elif kind == "stats":

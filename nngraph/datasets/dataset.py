@@ -160,5 +160,11 @@ class INRDataset(Dataset):
         out = to_batch(params[idx], self.spec, y=labels[idx])
         return self.transform(out) if transform and self.transform is not None else out
 
+    def batches(self, batch_size: int, transform: bool = True):
+        """The whole dataset in order, as `batch` of ``batch_size`` consecutive items at a time (the
+        last one smaller if need be)."""
+        for start in range(0, len(self), batch_size):
+            yield self.batch(range(start, min(start + batch_size, len(self))), transform)
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.manifest['dataset']}, split={self.split}, views={self.views}, n={len(self)})"

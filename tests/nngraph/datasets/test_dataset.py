@@ -64,6 +64,11 @@ def test_pyg_loader_and_transforms(built):
     assert torch.allclose(batch.edge_attr, expected.edge_attr) and torch.allclose(batch.x, expected.x)
     assert torch.allclose(ds.batch(range(6)).x, expected.x)  # batch() applies the transform to the batch
     assert torch.equal(ds.batch(range(6), transform=False).x, plain.batch(range(6)).x)
+    parts = list(ds.batches(4))  # the whole split in order, the last batch smaller
+    assert [b.num_graphs for b in parts] == [4] * (len(ds) // 4) + ([len(ds) % 4] if len(ds) % 4 else [])
+    assert torch.equal(torch.cat([b.y for b in parts]), plain.labels)
+    assert torch.allclose(parts[0].x, ds.batch(range(4)).x) and torch.equal(next(ds.batches(4, transform=False)).x,
+                                                                            plain.batch(range(4)).x)
     sub = ds[2:5]  # PyG slicing keeps the fast path consistent
     assert len(sub) == 3 and torch.equal(sub.labels, plain.labels[2:5]) and torch.equal(sub.params(), plain.params()[2:5])
 
