@@ -33,8 +33,8 @@ from ..spec import NetworkSpec
 from . import sdf as sdf_mod
 from .fitting import fit_inrs
 from .render import coordinate_grid
-from .shards import (MANIFEST, content_id, layer_stats, load_shard, read_manifest, read_shard_metadata, remove_temp_files,
-                     sha256_file, verify_shard_content, write_manifest, write_shard)
+from .shards import (MANIFEST, check_manifest, content_id, layer_stats, load_shard, read_manifest, read_shard_metadata,
+                     remove_temp_files, sha256_file, verify_shard, verify_shard_content, write_manifest, write_shard)
 from .sources import (FASHION_MNIST_DIR, load_fashion_mnist, load_mnist, load_modelnet_npz,
                       load_modelnet_off, normalize_unit_sphere, read_off)
 
@@ -346,11 +346,12 @@ def build_inr_dataset(dataset: str, out: str | Path, *, root: str | Path | None 
     return manifest
 
 
-def restore_copies(folder: str | Path, reuse: str | Path, progress: bool = False) -> dict:
+def restore_copies(folder: str | Path, reuse: str | Path) -> dict:
     """Rebuild the missing shards of a complete build in ``folder`` that hold only INRs copied from
     ``reuse`` (manifest entries ``"copied": true``), byte for byte, so an extension of a committed
-    dataset need not commit those copies again; returns the manifest. A missing shard that was fitted
-    cannot be restored this way and is an error."""
+    dataset need not commit those copies again; returns the manifest, which stays as it is. Needs
+    only the two folders, not the source images or shapes. A missing shard that was fitted cannot be
+    restored this way, and ``reuse`` must be the verified dataset the manifest records."""
     folder = Path(folder)
     m = read_manifest(folder)
     if not m.get("complete"):
@@ -362,14 +363,22 @@ def restore_copies(folder: str | Path, reuse: str | Path, progress: bool = False
                          "not restorable from the data it reuses")
     if not missing:
         return m
-    again = build_inr_dataset(m["dataset"], folder, root=m["source_root"], views=m["views"]["train"], limit=m["limit"],
-                              steps=m["fit"]["steps"], seed=m["seed"], sdf_points=m["fit"]["sdf_points"],
-                              points_per_step=m["fit"]["points_per_step"], init=m["fit"]["init"],
-                              shard_size=m["shard_size"], extra_train=m.get("extra_train", 0), reuse=reuse,
-                              train_per_class=m.get("train_per_class"), progress=progress)
-    if content_id(again) != content_id(m):  # `ensure` refuses other bytes; this catches other settings
-        raise ValueError(f"folder: {folder} rebuilt with {reuse} is another dataset than its manifest records")
-    return again
+    reused = _reuse_index(reuse, m)
+    if reused["content_id"] != m.get("reuse"):
+        raise ValueError(f"reuse: {reuse} is not the dataset {folder} was built from "
+                         f"(content id {reused['content_id']}, its manifest records {m.get('reuse')})")
+    for e in missing:
+        unit = {k: e[k] for k in ("file", "split", "start", "stop", "views")}
+        src_split = m["splits"][unit["split"]]["source_split"]
+        _, obj, view = _unit_rows(m["splits"], unit)
+        found = [reused["rows"][(src_split, o, v)] for o, v in zip(obj.tolist(), view.tolist())]
+        tensors = {**_copy_rows(found, keys=("params", "steps", "psnr", "loss", "label")), "object": obj, "view": view}
+        path = folder / unit["file"]
+        digest = write_shard(path, tensors, {"config_id": m["config_id"], "unit": unit, "spec": m["spec"]})
+        if digest != e["sha256"]:
+            path.unlink()
+            raise ValueError(f"folder: {path} restored from {reuse} to other bytes than {folder / MANIFEST} records")
+    return m
 
 
 def _verified(path: Path, recorded: str | None, config_id: str, unit: dict) -> str | None:
@@ -394,7 +403,8 @@ def _verified(path: Path, recorded: str | None, config_id: str, unit: dict) -> s
 
 def _reuse_index(folder, config: dict) -> dict:
     """Where each (source split, object, view) INR of the dataset in ``folder`` lies, after checking it
-    was fitted as this build fits (recipe, spec, seed, source)."""
+    was fitted as this build fits (recipe, spec, seed, source) and that its manifest and shards are
+    what it records, as `INRDataset` checks them (a copy carries its source's content id)."""
     folder = Path(folder)
     manifest = read_manifest(folder)
     if not manifest.get("complete"):
@@ -402,10 +412,11 @@ def _reuse_index(folder, config: dict) -> dict:
     for key in ("source", "seed", "spec", "fit"):
         if manifest.get(key) != config[key]:
             raise ValueError(f"reuse: {folder} was fitted with another {key}; its INRs are not this build's")
+    check_manifest(folder, manifest)  # plain file names inside the folder, units as the shards say
     rows = {}
     for e in manifest["shards"]:
         src = manifest["splits"][e["split"]]["source_split"]
-        t = load_shard(folder / e["file"], keys=("object", "view"))
+        t = load_shard(verify_shard(folder, e), keys=("object", "view"))
         for r, (o, v) in enumerate(zip(t["object"].tolist(), t["view"].tolist())):
             rows[(src, o, v)] = (folder / e["file"], r)
     return {"content_id": content_id(manifest), "rows": rows}
@@ -427,6 +438,21 @@ def _copied(splits: dict, unit: dict, reused: dict | None) -> int:
     return sum((src, o, v) in reused["rows"] for o, v in zip(obj.tolist(), view.tolist()))
 
 
+def _copy_rows(found: list, keys: tuple[str, ...]) -> dict[str, torch.Tensor]:
+    """Columns ``keys`` of the rows ``found`` lists as ``(shard path, row)`` (None: left as zeros),
+    read one shard at a time."""
+    columns = {}
+    for file in dict.fromkeys(f[0] for f in found if f is not None):
+        old = load_shard(file, keys=keys)
+        mine = [(i, f[1]) for i, f in enumerate(found) if f is not None and f[0] == file]
+        to, frm = torch.tensor([i for i, _ in mine]), torch.tensor([r for _, r in mine])
+        for k in keys:
+            if k not in columns:
+                columns[k] = torch.zeros((len(found),) + old[k].shape[1:], dtype=old[k].dtype)
+            columns[k][to] = old[k][frm]
+    return columns
+
+
 def _fit_unit(source, splits, unit, recipe, spec, seed, labels, path, config_id, device, batch_size,
               compile, progress, reused: dict | None = None) -> str:
     src_split = splits[unit["split"]]["source_split"]
@@ -437,12 +463,10 @@ def _fit_unit(source, splits, unit, recipe, spec, seed, labels, path, config_id,
     fit = torch.tensor([f is None for f in found])
     columns = {"params": torch.empty(V * n, spec.num_params), "steps": torch.zeros(V * n, dtype=torch.long),
                "psnr": torch.empty(V * n), "loss": torch.empty(V * n)}
-    for file in {f[0] for f in found if f is not None}:  # copied, not refitted
-        old = load_shard(file, keys=tuple(columns))
-        mine = [(i, f[1]) for i, f in enumerate(found) if f is not None and f[0] == file]
-        to, frm = torch.tensor([i for i, _ in mine]), torch.tensor([r for _, r in mine])
+    if not fit.all():  # copied, not refitted
+        copies = _copy_rows(found, keys=tuple(columns))
         for k in columns:
-            columns[k][to] = old[k][frm]
+            columns[k][~fit] = copies[k][~fit]
     if fit.any():
         coords, targets = source.targets(src_split, objects, recipe, seed, device)
         result = fit_inrs(coords, targets, spec, steps=recipe.steps, lr=recipe.lr, optimizer=recipe.optimizer,

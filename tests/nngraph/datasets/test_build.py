@@ -277,7 +277,8 @@ def test_a_build_extends_another_keeping_its_inrs_and_its_validation_and_test(tm
         build_inr_dataset("fmnist-subset", tmp_path / "x", root=SUBSET, extra_train=6, progress=False)
 
 
-def test_an_extensions_copied_shards_need_not_be_kept_and_its_parts_share_what_is_fitted(tmp_path):
+def test_an_extensions_copied_shards_need_not_be_kept_and_its_parts_share_what_is_fitted(tmp_path, monkeypatch):
+    from nngraph.datasets import build as build_module
     from nngraph.datasets.build import restore_copies
     kwargs = dict(root=SUBSET, limit=24, steps=3, shard_size=8, progress=False)
     build_inr_dataset("fmnist-subset", tmp_path / "small", **kwargs)  # 22 training objects
@@ -293,11 +294,53 @@ def test_an_extensions_copied_shards_need_not_be_kept_and_its_parts_share_what_i
     for f in copied:
         if copied[f]:
             (big / f).unlink()
+
+    def no_source(*args, **kwargs):
+        raise AssertionError("restoring copies opened the source images")
+    monkeypatch.setattr(build_module, "_Source", no_source)  # a machine without them restores all the same
     assert content_id_of(restore_copies(big, tmp_path / "small")) == content_id_of(m)
     assert files(big) == before  # byte for byte, the manifest too
     (big / "train-00003.safetensors").unlink()
     with pytest.raises(ValueError, match="lacks train-00003.safetensors, fitted rather than copied"):
         restore_copies(big, tmp_path / "small")
+
+
+def _fit_command(*argv):
+    return subprocess.run([sys.executable, "-m", "experiments.fit_inrs", "--dataset", "fmnist-subset", "--device", "cpu",
+                           "--no-progress", *map(str, argv)], cwd=REPO, capture_output=True, text=True)
+
+
+def test_reuse_refuses_an_edited_source_or_one_whose_manifest_leaves_its_folder(tmp_path):
+    """`--reuse` checks the dataset it copies as `INRDataset` does: an INR changed after its build
+    would otherwise be copied into a dataset that records the clean source's content id."""
+    small, common = tmp_path / "small", ("--limit", 24, "--steps", 2, "--shard-size", 8, "--extra-train", 2)
+    build_inr_dataset("fmnist-subset", small, root=SUBSET, limit=24, steps=2, shard_size=8, progress=False)
+    edited = tmp_path / "edited"
+    shutil.copytree(small, edited)
+    t = load_shard(edited / "train-00000.safetensors")
+    t["params"][0, 0] += 1.0
+    save_file({k: v.contiguous() for k, v in t.items()}, str(edited / "train-00000.safetensors"),
+              metadata=read_shard_metadata_raw(small / "train-00000.safetensors"))
+    r = _fit_command(*common, "--reuse", edited, "--out", tmp_path / "a")
+    assert r.returncode == 2 and "train-00000.safetensors: checksum mismatch" in r.stderr, r.stderr
+    assert not (tmp_path / "a" / "manifest.json").exists()
+
+    outside = tmp_path / "outside"
+    shutil.copytree(small, outside)
+    m = json.loads((outside / "manifest.json").read_text())
+    (tmp_path / "train-00000.safetensors").write_bytes((small / "train-00000.safetensors").read_bytes())
+    m["shards"][0]["file"] = "../train-00000.safetensors"
+    (outside / "manifest.json").write_text(json.dumps(m))
+    r = _fit_command(*common, "--reuse", outside, "--out", tmp_path / "b")
+    assert r.returncode == 2 and "is not a file name inside the dataset folder" in r.stderr, r.stderr
+
+    assert _fit_command(*common, "--reuse", small, "--out", tmp_path / "c").returncode == 0  # the clean one is copied
+
+
+def read_shard_metadata_raw(path):
+    from safetensors import safe_open
+    with safe_open(str(path), framework="pt") as f:
+        return f.metadata()
 
 
 def test_rerunning_a_complete_build_keeps_its_manifest_complete_throughout(reference, tmp_path):
