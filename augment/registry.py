@@ -53,6 +53,10 @@ AUGMENTATIONS: dict[str, Callable[..., BaseTransform]] = {
 }
 
 
+# The library's own, as shipped: a run whose plugins replace one of them says so in its identity.
+BUILTIN = dict(AUGMENTATIONS)
+
+
 def register(name: str, transform: type[BaseTransform] | Callable[..., BaseTransform], replace: bool = False) -> None:
     """Make an augmentation available by ``name`` to `build` and the command lines (``--augment name``,
     combined with ``+`` like the library's; ``--import`` the module that registers it). ``transform``:

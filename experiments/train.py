@@ -29,7 +29,7 @@ from nngraph.datasets.shards import atomic_write_bytes, check_manifest, content_
 
 from .cli import (PRECISIONS, Parser, batches, json_object, non_negative_float, non_negative_int, positive_float,
                   positive_int, run)
-from .config import add_arguments as add_config_arguments, dump, parse
+from .config import add_arguments as add_config_arguments, dump, parse, plugin_identity
 from .cpu import keep_freed_memory
 from .data_module import INRDataModule
 from .lit_module import MODELS, WeightSpaceClassifier
@@ -119,10 +119,10 @@ class EpochLine(L.Callback):
 # in): a run folder belongs to one combination of them.
 IDENTITY = ("data_id", "model", "augment", "augment_options", "augment_on", "views", "epochs", "batch_size", "lr",
             "weight_decay", "amsgrad", "gradient_clip", "warmup_steps", "preset", "model_kwargs", "seed",
-            "limit_train_batches", "devices", "num_nodes", "strategy", "precision", "train_objects")
+            "limit_train_batches", "devices", "num_nodes", "strategy", "precision", "train_objects", "plugins")
 # Settings added after runs were recorded, at the value those runs had: left out of a run's identity
 # at that value, so earlier run folders keep their names and are still recognised.
-ADDED = {"precision": "32-true", "train_objects": None}
+ADDED = {"precision": "32-true", "train_objects": None, "plugins": None}
 RUN = "run.json"
 
 
@@ -141,8 +141,9 @@ def data_id(data) -> str:
 def identity(args, data: str | None = None) -> dict:
     """The run's identity: its result-changing settings and its data's content id (``data``, if
     already known)."""
-    values = {k: getattr(args, k) for k in IDENTITY if k != "data_id"}
-    return _settings({**values, "data_id": data or data_id(args.data)})
+    values = {k: getattr(args, k) for k in IDENTITY if k not in ("data_id", "plugins")}
+    plugins = plugin_identity(getattr(args, "imports", None) or [])  # the code --import brought in
+    return _settings({**values, "plugins": plugins, "data_id": data or data_id(args.data)})
 
 
 def _settings(values: dict) -> dict:

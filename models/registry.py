@@ -13,6 +13,10 @@ from .relation_transformer import RelationTransformer
 MODELS: dict[str, Callable[..., nn.Module]] = {"rt": RelationTransformer, "dws": DWSNet}
 
 
+# The library's own, as shipped: a run whose plugins replace one of them says so in its identity.
+BUILTIN = dict(MODELS)
+
+
 def register(name: str, factory: Callable[..., nn.Module], replace: bool = False) -> None:
     """Make ``factory`` available as model ``name`` (``--model name`` once the module that registers it
     is imported, e.g. with ``--import``)."""

@@ -74,22 +74,96 @@ def test_options_from_a_yaml_file_with_flags_overriding_and_the_resolved_configu
         parse(parser, ["--import", "no_such_module_here", "--data", str(data)])
 
 
-def test_a_recorded_runs_imports_are_imported_when_its_config_is_read_back(data, tmp_path, monkeypatch):
+PLUGIN = ("from torch import nn\nimport nngraph\nfrom nngraph import models\n"
+          "class Head(nn.Module):\n"
+          "    def __init__(self, spec, num_classes):\n"
+          "        super().__init__()\n"
+          "        self.head = nn.Linear(spec.num_params, num_classes)\n"
+          "    def forward(self, batch):\n"
+          "        return self.head(nngraph.flat_params(batch))\n"
+          "models.register('recorded_plugin_model', Head, replace=True)\n")
+
+
+def test_a_config_imports_nothing_unless_the_command_line_trusts_it(data, tmp_path, monkeypatch, capsys):
+    """A colleague's run folder is data: its config.yaml's ``imports`` run only on an explicit opt-in,
+    the files found beside the config (not in the working folder), and never for ``--help``."""
+    folder = tmp_path / "theirs"
+    folder.mkdir()
+    (folder / "recorded_plugin.py").write_text(PLUGIN)
+    (tmp_path / "recorded_plugin.py").write_text("raise SystemExit('the working folder copy ran')\n")
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "recorded_plugin.py").write_text(
-        "from torch import nn\nimport nngraph\nfrom nngraph import models\n"
-        "class Head(nn.Module):\n"
-        "    def __init__(self, spec, num_classes):\n"
-        "        super().__init__()\n"
-        "        self.head = nn.Linear(spec.num_params, num_classes)\n"
-        "    def forward(self, batch):\n"
-        "        return self.head(nngraph.flat_params(batch))\n"
-        "models.register('recorded_plugin_model', Head, replace=True)\n")
-    config = tmp_path / "config.yaml"
+    config = folder / "config.yaml"
     config.write_text(yaml.safe_dump({"data": str(data), "model": "recorded_plugin_model", "imports": ["recorded_plugin.py"],
                                       "config": "the-file-that-run-read.yaml"}))
-    args = parse(parser, ["--config", str(config)])
-    assert args.model == "recorded_plugin_model" and args.imports == ["recorded_plugin.py"]
+    models.MODELS.pop("recorded_plugin_model", None)
+    with pytest.raises(ValueError, match="runs no code on its own: pass --trust-config-imports"):
+        parse(parser, ["--config", str(config)])
+    assert "recorded_plugin_model" not in models.MODELS
+    with pytest.raises(SystemExit):
+        parse(parser, ["--config", str(config), "--trust-config-imports", "--help"])
+    assert "recorded_plugin_model" not in models.MODELS  # --help imported nothing
+    args = parse(parser, ["--config", str(config), "--trust-config-imports"])
+    assert args.model == "recorded_plugin_model" and args.imports == [str(folder / "recorded_plugin.py")]
+    assert f"importing {folder / 'recorded_plugin.py'}" in capsys.readouterr().err
     config.write_text(yaml.safe_dump({"data": str(data), "imports": "recorded_plugin.py"}))
     with pytest.raises(ValueError, match="imports: expected a list"):
+        parse(parser, ["--config", str(config)])
+
+
+def test_a_plugin_that_exits_is_an_error_naming_it(data, tmp_path):
+    (tmp_path / "exits.py").write_text("import sys\nsys.exit(0)\n")
+    with pytest.raises(ValueError, match=r"exits.py: the module called sys.exit\(0\)"):
+        parse(parser, ["--import", str(tmp_path / "exits.py"), "--data", str(data)])
+
+
+def test_a_plugin_is_part_of_the_run_identity(data, tmp_path, monkeypatch):
+    """A plugin that replaces the built-in ``noise`` trains another run than the built-in: its own
+    folder and identity, and a changed plugin another again."""
+    import subprocess
+    import sys
+    from pathlib import Path
+    repo = Path(__file__).resolve().parents[2]
+    plug = tmp_path / "plug.py"
+    plug.write_text("from nngraph import augment\n"
+                    "class Loud(augment.GaussianNoise):\n    pass\n"
+                    "augment.register('noise', Loud, replace=True)\n")
+
+    def identity_of(*extra):
+        code = ("import json, sys\nfrom nngraph.experiments.config import parse\n"
+                "from nngraph.experiments.train import identity, parser, run_dir\n"
+                "a = parse(parser, sys.argv[1:])\nprint(json.dumps([identity(a), str(run_dir(a))]))\n")
+        r = subprocess.run([sys.executable, "-c", code, "--data", str(data), "--augment", "noise", *extra],
+                           cwd=repo, capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        import json
+        return json.loads(r.stdout)
+
+    (builtin, builtin_dir), (mine, mine_dir) = identity_of(), identity_of("--import", str(plug))
+    assert "plugins" not in builtin and builtin_dir != mine_dir
+    assert mine["plugins"]["replaced"] == ["augment:noise"] and str(plug) in mine["plugins"]["sources"]
+    plug.write_text(plug.read_text() + "# changed\n")
+    changed, changed_dir = identity_of("--import", str(plug))
+    assert changed["plugins"]["sources"] != mine["plugins"]["sources"] and changed_dir != mine_dir
+
+
+@pytest.mark.parametrize("bad, says", [
+    ({"epochs": [1, 60]}, "epochs: expected a positive integer, got a list"),
+    ({"epochs": None}, "epochs: expected a value .*got null"),
+    ({"seed": None}, "seed: expected a value .*got null"),
+    ({"batch_size": None}, "batch_size: expected a value"),
+    ({"weight_decay": None}, "weight_decay: expected a value"),
+    ({"epochs": {"a": 1}}, "epochs: expected a positive integer, got a mapping"),
+    ({"augment_options": [1]}, "augment_options: expected a JSON object, got a list"),
+])
+def test_config_values_are_checked_against_their_options_type(data, tmp_path, bad, says):
+    config = tmp_path / "c.yaml"
+    config.write_text(yaml.safe_dump({"data": str(data), **bad}))
+    with pytest.raises(ValueError, match=says):
+        parse(parser, ["--config", str(config)])
+
+
+def test_a_config_that_is_not_utf8_is_named(tmp_path):
+    config = tmp_path / "c.yaml"
+    config.write_bytes(b"epochs: \xff\xfe\n")
+    with pytest.raises(ValueError, match=f"--config {config}: unreadable .UnicodeDecodeError"):
         parse(parser, ["--config", str(config)])
