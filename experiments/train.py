@@ -200,6 +200,38 @@ def finished(out: Path, settings: dict) -> dict | None:
     return result
 
 
+# Trainings this process has started: a run after others in one long-lived process may draw other
+# numbers than one in a fresh process, so each result says which it was.
+_STARTED = 0
+
+
+def provenance(args) -> dict:
+    """What a result was measured with beside its identity: package versions, threads, and how the
+    run was launched (a fresh process, or in one that had trained others before)."""
+    import platform
+    from importlib.metadata import PackageNotFoundError, version
+
+    def installed(name: str) -> str | None:
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            return None
+    packages = {n: installed(n) for n in ("torch", "lightning", "torch-geometric", "torch-scatter", "numpy", "scipy",
+                                          "safetensors", "nngraph")}
+    return {"python": platform.python_version(), "packages": packages, "threads": torch.get_num_threads(),
+            "machine": platform.machine(), "processor": _cpu_name(), "launched": "fresh process" if _STARTED == 1
+            else f"in a process after {_STARTED - 1} other trainings", "argv": sys.argv}
+
+
+def _cpu_name() -> str:
+    try:
+        return next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                    if line.startswith("model name"))
+    except (OSError, StopIteration):
+        import platform
+        return platform.processor()
+
+
 def _rank_zero() -> bool:
     """Whether this process is the first of its run (a DDP launch's other processes share the folder)."""
     return all(os.environ.get(k, "0") == "0" for k in ("LOCAL_RANK", "NODE_RANK"))
@@ -234,6 +266,8 @@ def _train(args, out: Path, settings: dict) -> dict:
         print(f"{out}: no checkpoint to resume from; starting over", flush=True)
     if args.threads:
         torch.set_num_threads(args.threads)
+    global _STARTED
+    _STARTED += 1
     L.seed_everything(args.seed, workers=True, verbose=False)
     dm = INRDataModule(args.data, views=args.views, batch_size=args.batch_size, augmentation=args.augment,
                        augment_options=args.augment_options, augment_on=args.augment_on, num_workers=args.num_workers,
@@ -280,7 +314,7 @@ def _train(args, out: Path, settings: dict) -> dict:
         "best_val_acc": float(ckpt.best_model_score), "best_checkpoint": Path(ckpt.best_model_path).name,
         "epochs": trainer.current_epoch, "seconds": round(trained + time.time() - start, 1),
         "config": {k: v for k, v in vars(args).items()}, "identity": settings, "data_id": settings["data_id"],
-        "num_train": len(dm.train), "device": str(module.device),
+        "num_train": len(dm.train), "device": str(module.device), "provenance": provenance(args),
     }
     if not trainer.is_global_zero:  # under DDP, one process reports
         return {**result, "rank": trainer.global_rank}

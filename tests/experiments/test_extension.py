@@ -58,7 +58,12 @@ def test_options_from_a_yaml_file_with_flags_overriding_and_the_resolved_configu
     assert args.epochs == 1 and args.lr == 1e-3 and args.model == "dws"  # the flag wins; types are checked
     assert args.augment_options == {"mixup": {"lam_range": [0.8, 1.0]}}
     assert args.devices == "1"  # as the flag gives it: the same run identity
-    train(args)
+    result = train(args)
+    import torch
+    made = result["provenance"]  # what a rerun elsewhere needs to explain a difference
+    assert made["packages"]["torch"] == torch.__version__ and made["packages"]["lightning"] and made["python"]
+    assert made["threads"] == torch.get_num_threads() and made["launched"] in (
+        "fresh process", *(f"in a process after {n} other trainings" for n in range(1, 100)))
     saved = yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())
     assert saved["epochs"] == 1 and saved["augment"] == "mixup" and saved["batch_size"] == 8
     assert "configuration (" in capsys.readouterr().out
