@@ -56,6 +56,4 @@ class DWSEquivariant(nn.Module):
         out.edge_attr = torch.cat([w.reshape(B, -1, C) for w in out_w], dim=1).reshape(-1, C)
         x_in = out_b[0].new_zeros(B, n_in, C)
         out.x = torch.cat([x_in] + [b.reshape(B, -1, C) for b in out_b], dim=1).reshape(-1, C)
-        if "normalized" in out:  # values on the weights, not the input's standardised weights
-            del out.normalized
-        return out
+        return nngraph.normalize.clear_normalized(out)  # values on the weights, not the input's standardised weights

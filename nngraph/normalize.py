@@ -3,8 +3,15 @@
 A normalised graph says so (``g.normalized``, `is_normalized`): its weights are no longer a
 network's, so the transforms that rely on the raw weights (the symmetries, the input-space and
 generic augmentations), `nngraph.to_params` and `nngraph.to_module` refuse it, and `Normalize`
-refuses to run twice. Augment first, normalise last; `Normalize.inverse` gives the raw graph back."""
+refuses to run twice. Augment first, normalise last; `Normalize.inverse` gives the raw graph back.
+
+The flag is per graph (``normalized``: one integer per graph, an id of the statistics used, 0 for
+none), so it survives PyG's collate, ``batch[i]`` and ``to_data_list()``, and `Normalize.inverse`
+refuses graphs normalised with other statistics."""
 from __future__ import annotations
+
+import hashlib
+import json
 
 import torch
 from torch_geometric.data import Batch, Data
@@ -32,6 +39,16 @@ def check_raw(g: Data, what: str) -> None:
                          "before Normalize (augment first, normalise last) or undo it with Normalize.inverse")
 
 
+def clear_normalized(data: Data) -> Data:
+    """``data`` without its normalised flag (its values are raw weights again), in place."""
+    if "normalized" in data:
+        del data.normalized
+    if isinstance(data, Batch) and hasattr(data, "_slice_dict"):  # new dicts: a shallow copy shares them
+        data._slice_dict = {k: v for k, v in data._slice_dict.items() if k != "normalized"}
+        data._inc_dict = {k: v for k, v in data._inc_dict.items() if k != "normalized"}
+    return data
+
+
 class Normalize(BaseTransform):
     """Standardise each layer: weights of layer ``l`` become ``(w - weight_mean[l]) / weight_std[l]``,
     biases alike; input neurons keep ``x = 0``. Works on a graph or a one-spec `Batch` at once.
@@ -51,6 +68,8 @@ class Normalize(BaseTransform):
             raise ValueError(f"stats: expected lists of one length (one value per layer), got lengths {lengths}")
         self.stats = {k: torch.as_tensor(stats[k], dtype=torch.float32) for k in _KEYS}
         self.eps = eps
+        text = json.dumps({k: self.stats[k].tolist() for k in _KEYS} | {"eps": eps}, sort_keys=True)
+        self.id = int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "little") >> 1 or 1
         self._cache: dict = {}
 
     def _vectors(self, spec, device):
@@ -78,20 +97,26 @@ class Normalize(BaseTransform):
         x = data.x.reshape(B, spec.num_nodes)
         data.edge_attr = ((ea - w_mean) / w_std).reshape(-1, 1)
         data.x = ((x - b_mean) / b_std).reshape(-1, 1)
-        data.normalized = True
+        data.normalized = torch.full((B,), self.id, dtype=torch.long, device=data.x.device)
+        if isinstance(data, Batch) and hasattr(data, "_slice_dict"):  # so that batch[i] and to_data_list keep it
+            data._slice_dict = {**data._slice_dict, "normalized": torch.arange(B + 1)}
+            data._inc_dict = {**data._inc_dict, "normalized": torch.zeros(B, dtype=torch.long)}
         return data
 
     def inverse(self, data: Data) -> Data:
         """The raw graph of a graph (or one-spec batch) this normaliser normalised."""
         if not is_normalized(data):
             raise ValueError("Normalize.inverse: the graph is not normalised")
+        flag = data.normalized
+        if not (isinstance(flag, torch.Tensor) and bool((flag == self.id).all())):
+            raise ValueError("Normalize.inverse: the graph was normalised with other statistics than these "
+                             "(another dataset's?); invert it with the Normalize that normalised it")
         data = data.clone() if not isinstance(data, Batch) else data.__copy__()
         spec, B = spec_of(data), num_graphs(data)
         w_mean, w_std, b_mean, b_std = self._vectors(spec, data.x.device)
         data.edge_attr = (data.edge_attr.reshape(B, spec.num_edges) * w_std + w_mean).reshape(-1, 1)
         data.x = (data.x.reshape(B, spec.num_nodes) * b_std + b_mean).reshape(-1, 1)
-        del data.normalized
-        return data
+        return clear_normalized(data)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(layers={len(self.stats['weight_mean'])})"

@@ -63,3 +63,27 @@ def test_a_normalised_graph_is_not_read_as_a_network_and_normalize_runs_once():
     assert not nngraph.is_normalized(back) and torch.allclose(back.edge_attr, g.edge_attr, atol=1e-6)
     assert torch.allclose(back.x, g.x, atol=1e-6)
     assert nngraph.is_normalized(Batch.from_data_list([n, n]))  # the flag survives PyG's collate
+
+
+def test_the_flag_survives_splitting_a_normalised_batch_and_inverse_checks_its_statistics():
+    b, norm = _batch(), nngraph.Normalize(STATS)
+    n = norm(b.clone())
+    parts = [n[0], n[len(n) - 1], *n.to_data_list()]
+    for g in parts:  # every guard still sees it
+        assert nngraph.is_normalized(g)
+        with pytest.raises(ValueError, match="already normalised"):
+            norm(g.clone())
+        with pytest.raises(ValueError, match="to_module: the graph is normalised"):
+            nngraph.to_module(g)
+        with pytest.raises(ValueError, match="the graph is normalised"):
+            augment.SirenNegation()(g.clone())
+    assert nngraph.is_normalized(Batch.from_data_list(n.to_data_list()))
+    back = norm.inverse(n[1])
+    assert not nngraph.is_normalized(back) and torch.allclose(back.edge_attr, b[1].edge_attr, atol=1e-6)
+    other = nngraph.Normalize({k: [2 * v for v in vals] for k, vals in STATS.items()})
+    with pytest.raises(ValueError, match="normalised with other statistics"):
+        other.inverse(n)
+    with pytest.raises(ValueError, match="normalised with other statistics"):
+        other.inverse(n[0])
+    whole = norm.inverse(n)
+    assert not nngraph.is_normalized(whole) and not nngraph.is_normalized(whole[0])
