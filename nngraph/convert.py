@@ -224,7 +224,7 @@ def to_state_dict(g: Data, like: nn.Module | Mapping | None = None) -> dict[str,
         return {f"seq.{l}.{kind}": t.clone() for l, (w, b) in enumerate(zip(weights, biases))
                 for kind, t in (("weight", w), ("bias", b))}
     if isinstance(like, nn.Module):
-        names = read_module(like)[3]
+        names = read_module(like, _as_spec(like, spec_of(g)))[3]
         state = dict(like.state_dict())
         keys = [(f"{n}.weight" if n else "weight", f"{n}.bias" if n else "bias") for n in names]
     elif isinstance(like, Mapping):
@@ -242,7 +242,35 @@ def to_state_dict(g: Data, like: nn.Module | Mapping | None = None) -> dict[str,
                 raise ValueError(f"like: {key!r} {'is missing' if key not in state else f'holds {state[key].numel()} values'}"
                                  f", the graph's layer has {t.numel()}")
             state[key] = t.detach().reshape(state[key].shape).to(state[key].dtype).clone()
+    if isinstance(like, nn.Module):
+        _check_loaded(like, state, g)
     return state
+
+
+def _as_spec(like: nn.Module, spec: NetworkSpec) -> NetworkSpec:
+    """The graph's ``spec``, after checking that ``like`` computes a network of its kind: the same
+    activation, ``w0`` and output offset (a state dict in its keys would compute another function)."""
+    theirs = read_module(like)[2]
+    for what, a, b in (("activation", theirs.activation, spec.activation), ("output offset", theirs.output_offset,
+                       spec.output_offset)) + ((("w0", theirs.w0, spec.w0),) if spec.activation == "sine" else ()):
+        if not (a == b or isinstance(a, float) and abs(a - b) <= 1e-6 * (1 + abs(b))):
+            raise ValueError(f"like: {type(like).__name__} has {what} {a}, the graph's network {b}; its keys would "
+                             "hold weights of another function")
+    return spec
+
+
+def _check_loaded(like: nn.Module, state: dict, g: Data) -> None:
+    """Load ``state`` into a copy of ``like`` and check on random inputs that it computes the graph's
+    function (tied or shared weights, say, would not)."""
+    import copy
+    mine = copy.deepcopy(like)
+    mine.load_state_dict(state)
+    weights, biases = read_module(mine, spec_of(g))[:2]  # checked to compute the function of what it holds
+    ours = to_params(g)
+    for w, t in zip(weights + biases, ours[0] + ours[1]):
+        if not torch.allclose(w.float(), t.float().to(w.device), atol=1e-6):
+            raise ValueError(f"like: {type(like).__name__} loaded with the graph's parameters holds other weights "
+                             "than the graph: tied or shared weights?")
 
 
 def to_module(g: Data) -> Siren:

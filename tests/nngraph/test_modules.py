@@ -104,3 +104,29 @@ def test_a_module_that_computes_something_else_is_refused_not_misread():
         nngraph.to_graph(net)
     with pytest.raises(ValueError, match="spec: .* but the module computes"):
         nngraph.to_graph(users_siren(), spec=nngraph.NetworkSpec((2, 16, 16, 1), "sine", w0=30.0))
+
+
+def tied():  # two hidden layers sharing one weight: its state dict cannot hold two
+    a, b = nn.Linear(8, 8), nn.Linear(8, 8)
+    b.weight = a.weight
+    return nn.Sequential(nn.Linear(2, 8), Sine(30.0), a, Sine(30.0), b, Sine(30.0), nn.Linear(8, 1))
+
+
+@pytest.mark.parametrize("like, says", [
+    (nn.Sequential(nn.Linear(2, 16), nn.Tanh(), nn.Linear(16, 16), nn.Tanh(), nn.Linear(16, 1)), "activation tanh"),
+    (nn.Sequential(nn.Linear(2, 16), Sine(2.0), nn.Linear(16, 16), Sine(2.0), nn.Linear(16, 1)), "w0 2.0"),
+    (Shifted(nn.Sequential(nn.Linear(2, 16), Sine(1.0), nn.Linear(16, 16), Sine(1.0), nn.Linear(16, 1)), 0.5),
+     "output offset 0.5"),
+])
+def test_to_state_dict_refuses_a_module_of_another_function(like, says):
+    g = nngraph.to_graph(users_siren())  # sine, w0 = 1, no offset
+    with pytest.raises(ValueError, match=f"like: .* has {says}, the graph's network"):
+        nngraph.to_state_dict(g, like=like)
+
+
+def test_to_state_dict_refuses_tied_weights():
+    torch.manual_seed(0)
+    spec = nngraph.NetworkSpec((2, 8, 8, 8, 1), "sine", 30.0)
+    g = nngraph.to_graph(torch.randn(spec.num_params) * 0.1, spec)
+    with pytest.raises(ValueError, match="like: Sequential loaded with the graph's parameters"):
+        nngraph.to_state_dict(g, like=tied())
