@@ -1,5 +1,6 @@
-"""Import a public INR dataset (a ``splits.json`` of torch-saved SIREN state dicts, as DWSNets' and
-neural-graphs' datasets) into this library's shards, so that `train` and `table1` run on it.
+"""Import a public INR dataset (a ``splits.json`` of torch-saved SIREN state dicts: DWSNets' form with
+labels in the JSON, which neural-graphs trains on too, or the list form with labels in the files)
+into this library's shards, so that `train` and `table1` run on it.
 
     python -m experiments.import_inrs --splits data/mnist-inrs/splits.json --out runs/inrs/mnist-public
 
@@ -27,10 +28,13 @@ def main(argv=None) -> dict:
                     help="constant the INRs add to their output (default: as inrs.json says, else 0.5)")
     ap.add_argument("--w0", type=finite_float, default=None, help="the sine's frequency (default: as inrs.json says, else 30)")
     ap.add_argument("--num-classes", type=positive_int, default=None, help="default: the largest label + 1")
+    ap.add_argument("--statistics", type=Path, default=None,
+                    help="DWSNets' statistics.pth to normalise with (default: computed from the training INRs)")
     ap.add_argument("--shard-size", type=positive_int, default=4096)
     args = ap.parse_args(argv)
     manifest = import_splits(args.splits, args.out, output_offset=args.output_offset, w0=args.w0,
-                             num_classes=args.num_classes, view_level=args.view_level, shard_size=args.shard_size)
+                             num_classes=args.num_classes, view_level=args.view_level, shard_size=args.shard_size,
+                             statistics=args.statistics)
     counts = ", ".join(f"{s} {sum(e['rows'] for e in manifest['shards'] if e['split'] == s)}" for s in manifest["views"])
     print(f"imported {args.splits} -> {args.out}: {counts} INRs of {manifest['spec']['layer_sizes']}, "
           f"views {manifest['views']}")

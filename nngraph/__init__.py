@@ -16,7 +16,8 @@ __all__ = [
 from .normalize import Normalize, is_normalized
 # The INR data pipeline lives in `nngraph.datasets` (it builds on the core above, never the reverse);
 # its public names are importable from here too.
-from .datasets import FitResult, INRDataset, build_inr_dataset, coordinate_grid, fit_inrs, render_image, render_sdf
+from .datasets import (FitResult, INRDataset, build_inr_dataset, coordinate_grid, fit_inrs, render_image, render_sdf,
+                       write_dataset)
 
 __all__ += ["Normalize", "is_normalized", "FitResult", "fit_inrs", "build_inr_dataset", "INRDataset", "coordinate_grid",
-            "render_image", "render_sdf"]
+            "render_image", "render_sdf", "write_dataset"]

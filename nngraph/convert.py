@@ -95,6 +95,22 @@ def load_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     return dict(state)
 
 
+def _weights_of_file(path) -> tuple[dict, object]:
+    """A saved network's ``<layer>.weight`` / ``<layer>.bias`` entries and its ``label`` entry (the
+    public INR datasets' files and the library's export hold one; None if absent). Other entries are
+    skipped with a warning naming them."""
+    state = load_state_dict(path)
+    label = state.pop("label", None)
+    other = [k for k, v in state.items() if k.rpartition(".")[2] not in ("weight", "bias")]
+    if other:
+        import warnings
+        warnings.warn(f"{path}: skipped entries that are not layer weights or biases: {', '.join(map(str, other))}",
+                      stacklevel=3)
+    if isinstance(label, torch.Tensor):
+        label = label.item() if label.numel() == 1 else label
+    return {k: v for k, v in state.items() if k not in other}, label
+
+
 def _label(y) -> torch.Tensor | None:
     if y is None or isinstance(y, torch.Tensor) and y.dim() > 0:
         return y
@@ -119,7 +135,8 @@ def to_graph(obj, spec: NetworkSpec | None = None, y=None) -> Data:
         check_flat(obj, spec)
         return _graph_from_flat(obj, spec, _label(y))
     if isinstance(obj, (str, Path)):
-        obj = load_state_dict(obj)
+        obj, file_label = _weights_of_file(obj)
+        y = file_label if y is None else y
     if isinstance(obj, nn.Module):
         weights, biases, spec, _ = read_module(obj, spec)
     elif isinstance(obj, (Mapping, tuple, list)):

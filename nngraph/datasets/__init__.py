@@ -5,6 +5,7 @@ from .fitting import FitResult, fit_inrs
 from .build import build_inr_dataset
 from .dataset import INRDataset
 from .render import coordinate_grid, render_image, render_sdf
+from .public import read_statistics, write_dataset, write_statistics
 
 __all__ = ["FitResult", "fit_inrs", "build_inr_dataset", "INRDataset", "coordinate_grid", "render_image",
-           "render_sdf"]
+           "render_sdf", "write_dataset", "read_statistics", "write_statistics"]

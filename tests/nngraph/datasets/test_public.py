@@ -173,3 +173,164 @@ def test_labels_files_and_contents_are_checked_at_the_boundary(tmp_path):
     (root / "splits.json").write_text(json.dumps(listing))
     with pytest.raises(ValueError, match=r"test/0\.pth \(test\) and .*train/1\.pth \(train\) hold the same INR"):
         import_splits(root / "splits.json", tmp_path / "out")
+
+
+def _render(flat, spec):
+    net = nngraph.to_module(nngraph.to_graph(flat, spec))
+    with torch.no_grad():
+        return net(nngraph.coordinate_grid(28, 28))
+
+
+def dwsnets_tree(tmp_path, names=False):
+    """DWSNets' layout as its ``generate_data_splits.py`` describes it: the INR files carry no label;
+    ``splits.json`` is ``{split: {"path": [...], "label": [...]}}`` with each label the file's class
+    folder as a string, and the paths those of the machine the files were fitted on."""
+    root, listing, params = tmp_path / "dws", {s: {"path": [], "label": []} for s in ("train", "val", "test")}, {}
+    classes = ["boot", "coat", "shirt"]
+    for split, n in (("train", 5), ("val", 2), ("test", 3)):
+        for i in range(n):
+            c = (i + len(split)) % 3
+            cls = classes[c] if names else str(c)
+            rel = f"mnist-inrs/{cls}/{split}_{i}/checkpoints/model_final.pth"
+            net = nngraph.Siren(SPEC, generator=torch.Generator().manual_seed(7 * i + len(split)))
+            (root / rel).parent.mkdir(parents=True, exist_ok=True)
+            torch.save(net.state_dict(), root / rel)  # no label in the file
+            params[rel] = (nngraph.flat_params(nngraph.to_graph(net)).reshape(-1), c)
+            listing[split]["path"].append(f"/cluster/home/author/data/{rel}")
+            listing[split]["label"].append(cls)
+    (root / "splits.json").write_text(json.dumps(listing))
+    return root, params
+
+
+@pytest.mark.parametrize("names", [False, True])
+def test_dwsnets_splits_with_labels_in_the_json_import_and_render_as_the_source(tmp_path, names):
+    root, params = dwsnets_tree(tmp_path, names)
+    m = import_splits(root / "splits.json", tmp_path / "out", say=lambda *_: None)
+    spec = nngraph.NetworkSpec.from_dict(m["spec"])
+    assert [m["splits"][s]["count"] for s in ("train", "val", "test")] == [5, 2, 3]
+    assert m["classes"] == (["boot", "coat", "shirt"] if names else ["0", "1", "2"])
+    for split in ("train", "val", "test"):
+        ds = nngraph.INRDataset(tmp_path / "out", split)
+        # objects are sorted by path: match each imported INR to its source by its parameters
+        source = {tuple(p.tolist()): (p, c) for rel, (p, c) in params.items() if f"/{split}_" in rel}
+        assert len(ds) == len(source)
+        for flat, label in zip(ds.params(), ds.labels.tolist()):
+            p, c = source[tuple(flat.tolist())]
+            assert label == c
+            assert (_render(flat, spec) - _render(p, spec)).abs().max() < 1e-6
+
+
+def test_the_list_form_with_labels_in_files_and_foreign_absolute_paths_renders_as_the_source(tmp_path):
+    root, params = tree(tmp_path)  # the augmentation paper's form; paths of /home/someone
+    m = import_splits(root / "splits.json", tmp_path / "out", say=lambda *_: None)
+    spec = nngraph.NetworkSpec.from_dict(m["spec"])
+    train = nngraph.INRDataset(tmp_path / "out", "train")
+    for k, rel in enumerate(f"inrs/train/{i}.pth" for i in range(4)):
+        w, b = params[rel]
+        flat = torch.cat([t.reshape(-1) for t in w + b])
+        assert train.labels[k] == k % 3
+        assert (_render(train.params()[k], spec) - _render(flat, spec)).abs().max() < 1e-6
+
+
+def test_a_label_in_the_file_that_the_json_contradicts_is_refused(tmp_path):
+    root, params = dwsnets_tree(tmp_path)
+    listing = json.loads((root / "splits.json").read_text())
+    first = listing["train"]["path"][0].split("/data/", 1)[1]
+    state = torch.load(root / first, weights_only=True)
+    torch.save({**state, "label": 2 if listing["train"]["label"][0] != "2" else 1}, root / first)
+    with pytest.raises(ValueError, match="splits.json lists it with label"):
+        import_splits(root / "splits.json", tmp_path / "out", say=lambda *_: None)
+
+
+def test_statistics_round_trip_through_dwsnets_layout(tmp_path):
+    root, _ = tree(tmp_path)
+    import_splits(root / "splits.json", tmp_path / "out", say=lambda *_: None)
+    from nngraph.datasets.public import read_statistics, write_statistics
+    path = write_statistics(tmp_path / "out", tmp_path / "statistics.pth")
+    raw = torch.load(path, weights_only=True)  # the layout DWSNets' loaders index
+    assert [tuple(t.shape) for t in raw["weights"]["mean"]] == [(2, 6, 1), (6, 5, 1), (5, 1, 1)]
+    assert [tuple(t.shape) for t in raw["biases"]["std"]] == [(6, 1), (5, 1), (1, 1)]
+    train = nngraph.INRDataset(tmp_path / "out", "train")
+    pooled, exact = read_statistics(path, train.spec), train.stats
+    n = len(train)
+    for k in exact:  # exact up to the unbiased std's n / (n - 1)
+        tol = 1e-5 if "mean" in k else 0.5
+        for a, b in zip(pooled[k], exact[k]):
+            if "std" in k:
+                assert ((n - 1) / n) ** 0.5 * 0.999 <= b / a <= 1.001 or abs(a - b) < 1e-6, (k, a, b)
+            else:
+                assert abs(a - b) <= tol, (k, a, b)
+    again = import_splits(root / "splits.json", tmp_path / "with-stats", say=lambda *_: None, statistics=path)
+    assert again["stats"] == pooled
+    with pytest.raises(ValueError, match="needs"):
+        read_statistics(path, nngraph.NetworkSpec((2, 8, 5, 1)))
+
+
+def test_write_dataset_from_tensors_and_graphs(tmp_path):
+    from nngraph.datasets.public import write_dataset
+    torch.manual_seed(0)
+    params = torch.randn(10, SPEC.num_params) * 0.1
+    labels = torch.tensor([0, 1, 2, 0, 1, 2, 0, 1, 2, 0])
+    m = write_dataset(params, labels, SPEC, tmp_path / "a", splits={"train": range(6), "val": [6, 7], "test": [8, 9]})
+    train = nngraph.INRDataset(tmp_path / "a", "train")
+    assert torch.equal(train.params(), params[:6]) and train.labels.tolist() == labels[:6].tolist()
+    assert nngraph.INRDataset(tmp_path / "a", "test").labels.tolist() == [2, 0] and m["num_classes"] == 3
+    graphs = [nngraph.to_graph(p, SPEC) for p in params]
+    write_dataset(graphs, labels, None, tmp_path / "b", splits={"train": range(6), "val": [6, 7], "test": [8, 9]})
+    assert torch.equal(nngraph.INRDataset(tmp_path / "b", "train").params(), params[:6])
+    two = write_dataset(params, labels, SPEC, tmp_path / "c", objects=torch.arange(10) // 2,
+                        splits={"train": range(6), "val": [6, 7], "test": [8, 9]})
+    assert two["views"]["train"] == 2 and len(nngraph.INRDataset(tmp_path / "c", "train", views=2)) == 6
+    with pytest.raises(ValueError, match="listed twice"):
+        write_dataset(params, labels, SPEC, tmp_path / "d", splits={"train": [0, 1], "val": [1], "test": [2]})
+    with pytest.raises(ValueError, match="labels: expected 10"):
+        write_dataset(params, labels[:3], SPEC, tmp_path / "d")
+
+
+def test_an_export_that_fails_part_way_leaves_the_earlier_one_whole(tmp_path, monkeypatch):
+    root, _ = tree(tmp_path)
+    import_splits(root / "splits.json", tmp_path / "out", say=lambda *_: None)
+    first = export_splits(tmp_path / "out", tmp_path / "exported")
+    before = {p: p.read_bytes() for p in (tmp_path / "exported").rglob("*") if p.is_file()}
+    from nngraph.datasets import public
+    calls = {"n": 0}
+    real = torch.save
+
+    def full_disk(obj, path, *a, **k):
+        calls["n"] += 1
+        if calls["n"] > 3:
+            raise RuntimeError("[enforce fail at inline_container.cc:603] . PytorchStreamWriter failed writing file")
+        return real(obj, path, *a, **k)
+    monkeypatch.setattr(public.torch, "save", full_disk)
+    with pytest.raises(OSError, match=r"could not write .*inr\.pth \(.*PytorchStreamWriter failed"):
+        export_splits(tmp_path / "out", tmp_path / "exported")
+    monkeypatch.setattr(public.torch, "save", real)
+    after = {p: p.read_bytes() for p in (tmp_path / "exported").rglob("*") if p.is_file()}
+    assert after == before and not list(tmp_path.glob(".exported.*"))
+    import_splits(first, tmp_path / "again", say=lambda *_: None)
+
+
+def test_an_export_whose_files_changed_is_refused_and_an_unknown_version_too(tmp_path):
+    root, _ = tree(tmp_path)
+    import_splits(root / "splits.json", tmp_path / "out", say=lambda *_: None)
+    exported = export_splits(tmp_path / "out", tmp_path / "exported")
+    one = next((tmp_path / "exported").rglob("inr.pth"))
+    state = torch.load(one, weights_only=True)
+    state["seq.0.bias"] = state["seq.0.bias"] + 1
+    torch.save(state, one)
+    with pytest.raises(ValueError, match="not the ones its inrs.json was written with"):
+        import_splits(exported, tmp_path / "again", say=lambda *_: None)
+    info = json.loads((tmp_path / "exported" / "inrs.json").read_text())
+    (tmp_path / "exported" / "inrs.json").write_text(json.dumps({**info, "version": 9}))
+    with pytest.raises(ValueError, match="version 9, this library reads versions"):
+        import_splits(exported, tmp_path / "again", say=lambda *_: None)
+
+
+def test_to_graph_reads_a_file_with_a_label_and_names_what_it_skipped(tmp_path):
+    net = nngraph.Siren(SPEC, generator=torch.Generator().manual_seed(3))
+    torch.save({**net.state_dict(), "label": 4}, tmp_path / "a.pth")
+    g = nngraph.to_graph(tmp_path / "a.pth", spec=SPEC)
+    assert g.y.tolist() == [4] and torch.equal(nngraph.flat_params(g), nngraph.flat_params(nngraph.to_graph(net)))
+    torch.save({**net.state_dict(), "label": 4, "epoch": torch.tensor(3)}, tmp_path / "b.pth")
+    with pytest.warns(UserWarning, match="skipped entries that are not layer weights or biases: epoch"):
+        nngraph.to_graph(tmp_path / "b.pth", spec=SPEC)
