@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 
 import nngraph
+from nngraph.datasets.shards import atomic_write_bytes
 
 from .cli import Parser, positive_int, run
 from .cpu import keep_freed_memory
@@ -45,6 +46,15 @@ def predictions(module: WeightSpaceClassifier, dataset: nngraph.INRDataset, batc
     return torch.cat([module(norm(batch)).argmax(1) for batch in dataset.batches(batch_size)])
 
 
+def best_checkpoint(folder: Path, result: dict) -> Path:
+    """The run's best checkpoint, a file of its own ``checkpoints`` folder (a record naming a path
+    elsewhere, into another run, is refused)."""
+    name = result.get("best_checkpoint")
+    if not isinstance(name, str) or Path(name).name != name or name in ("", ".", ".."):
+        raise ValueError(f"run: {folder / RESULT} names best checkpoint {name!r}, not a file of its checkpoints folder")
+    return folder / "checkpoints" / name
+
+
 def evaluate(folder: str | Path, splits=SPLITS, batch_size: int = 256) -> dict:
     """`per_class` of the run in ``folder`` on each of ``splits``, from its best checkpoint and on the
     data it was trained on (checked by content id)."""
@@ -52,11 +62,14 @@ def evaluate(folder: str | Path, splits=SPLITS, batch_size: int = 256) -> dict:
     if not (folder / RESULT).is_file():
         raise ValueError(f"run: {folder} holds no finished run (no {RESULT})")
     result = read_record(folder / RESULT)
-    checkpoint = folder / "checkpoints" / result["best_checkpoint"]
+    checkpoint = best_checkpoint(folder, result)
     if not checkpoint.is_file():
         raise ValueError(f"run: {checkpoint} is not here (checkpoints stay where the run was trained); "
                          "rerun its training command to make it")
     data = result["config"]["data"]
+    if "data_id" not in result:
+        raise ValueError(f"run: {folder} was recorded before runs carried their data's content id; "
+                         "python -m experiments.adopt_runs gives it one where its folder proves the data")
     found = data_id(data)
     if found != result["data_id"]:
         raise ValueError(f"run: {folder} was trained on data {result['data_id']}, but {data} now holds {found}")
@@ -88,7 +101,7 @@ def main(argv=None) -> list[dict]:
     print("classes:", ", ".join(results[-1]["classes"]))
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(json.dumps(results, indent=1))
+        atomic_write_bytes(Path(args.out), json.dumps(results, indent=1).encode())  # never half a file
     return results
 
 

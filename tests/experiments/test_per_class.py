@@ -74,3 +74,19 @@ def test_bad_runs_are_refused_by_name(finished, tmp_path, capsys):
     (tmp_path / "moved" / "result.json").write_text(json.dumps(record))
     with pytest.raises(ValueError, match="was trained on data"):
         evaluate(tmp_path / "moved")
+
+
+def test_a_legacy_run_and_a_checkpoint_outside_the_run_are_refused_by_name(finished, tmp_path):
+    _, out = finished
+    legacy = tmp_path / "legacy"
+    shutil.copytree(out, legacy)
+    record = json.loads((legacy / "result.json").read_text())
+    (legacy / "result.json").write_text(json.dumps({k: v for k, v in record.items() if k != "data_id"}))
+    with pytest.raises(ValueError, match="recorded before runs carried their data's content id"):
+        evaluate(legacy)
+    elsewhere = tmp_path / "elsewhere"
+    shutil.copytree(out, elsewhere)
+    ckpt = next((out / "checkpoints").glob("best-*.ckpt"))
+    (elsewhere / "result.json").write_text(json.dumps({**record, "best_checkpoint": str(ckpt)}))
+    with pytest.raises(ValueError, match="not a file of its checkpoints folder"):
+        evaluate(elsewhere)

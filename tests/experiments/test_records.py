@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from nngraph.datasets.shards import read_manifest, write_manifest
 from nngraph.experiments.cli import run
 from nngraph.experiments.fit_inrs import build as build_inrs
 from nngraph.experiments.records import lock_folder, resume_point
@@ -266,5 +267,23 @@ def test_a_legacy_run_is_adopted_only_where_its_logs_prove_the_data(data, tmp_pa
     with pytest.raises(ValueError, match="data_id \\('<missing>' there"):
         train(_args(data, out, "dws", "none", 1))
     assert adopt(out, other) == "its normalisation statistics differ from the dataset's: not adopted"
+    relabelled = tmp_path / "relabelled"  # the same INRs, every test label changed
+    from nngraph.datasets.public import write_dataset
+    from nngraph import INRDataset
+    sets = {s: INRDataset(data, s) for s in ("train", "val", "test")}
+    params = torch.cat([sets[s].params() for s in sets])
+    labels = torch.cat([sets["train"].labels, sets["val"].labels, (sets["test"].labels + 1) % 10])
+    n = {s: len(sets[s]) for s in sets}
+    cuts = {"train": range(n["train"]), "val": range(n["train"], n["train"] + n["val"]),
+            "test": range(n["train"] + n["val"], sum(n.values()))}
+    m = write_dataset(params, labels, sets["train"].spec, relabelled, splits=cuts, classes=sets["train"].classes)
+    m["stats"] = read_manifest(data)["stats"]  # as an import of the same weights would compute them
+    write_manifest(relabelled, m)
+    assert adopt(out, relabelled).endswith("on the dataset's test split, it recorded "
+                                           f"{100 * result['test_acc']:.2f}%: other test INRs or labels: not adopted")
+    best = out / "checkpoints" / result["best_checkpoint"]
+    best.rename(best.with_suffix(".away"))
+    assert adopt(out, data).startswith("no checkpoints/") and "not adopted" in adopt(out, data)
+    best.with_suffix(".away").rename(best)
     assert adopt(out, data) == "adopted"
     assert train(_args(data, out, "dws", "none", 1))["test_acc"] == result["test_acc"]  # recognised, not rerun
