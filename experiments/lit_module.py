@@ -10,6 +10,7 @@ from torch_geometric.data import Batch
 
 import nngraph
 from nngraph.models import MODELS
+from nngraph.models.registry import build_checked
 
 # Appendix C: RT (the GNN) AdamW lr 1e-3 with 1000 warm-up steps; DWS AdamW lr 5e-3; other models 1e-3, none.
 DEFAULT_LR = {"rt": 1e-3, "dws": 5e-3}
@@ -51,9 +52,12 @@ class WeightSpaceClassifier(L.LightningModule):
             self.net = model
         else:
             try:
-                self.net = MODELS[model](spec, num_classes, **(model_kwargs or {}))
+                self.net = build_checked(model, spec, num_classes, **(model_kwargs or {}))
             except TypeError as e:  # an option the model does not take
                 raise ValueError(f"model_kwargs: {e}") from None
+            if not isinstance(self.net, torch.nn.Module) or not any(True for _ in self.net.parameters()):
+                raise ValueError(f"model: the factory registered as {model!r} returned {type(self.net).__name__}, "
+                                 "expected a torch.nn.Module with parameters")
         self.batch_transform, self.normalize = batch_transform, normalize
         self.accuracy = torch.nn.ModuleDict({s: torchmetrics.Accuracy("multiclass", num_classes=num_classes)
                                              for s in ("train_", "val_", "test_")})

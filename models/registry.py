@@ -27,3 +27,28 @@ def register(name: str, factory: Callable[..., nn.Module], replace: bool = False
     if name in MODELS and not replace:
         raise ValueError(f"name: model {name!r} is already registered; pass replace=True to replace it")
     MODELS[name] = factory
+
+
+def build_checked(name: str, spec, num_classes: int, **kwargs) -> nn.Module:
+    """``MODELS[name](spec, num_classes, **kwargs)``, after building it on the meta device (no memory)
+    to check that its parameters fit in this machine's memory: a wide input layer (DWSNet's
+    layer-to-layer maps grow with the product of the widths) is refused in one line naming the size
+    and the largest piece, not a failed allocation of tens of gigabytes."""
+    import os
+    import torch
+    factory = MODELS[name]
+    try:
+        with torch.device("meta"):
+            probe = factory(spec, num_classes, **kwargs)
+    except Exception:  # a factory that cannot build on the meta device is built as it is
+        probe = None
+    if isinstance(probe, nn.Module):
+        count = sum(p.numel() for p in probe.parameters())
+        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        if 4 * count > memory:
+            sizes = {n: sum(p.numel() for p in m.parameters(recurse=False)) for n, m in probe.named_modules()}
+            big = max(sizes, key=sizes.get)
+            raise ValueError(f"model: {name} on {spec} with {kwargs or 'its defaults'} would hold {count:,} parameters "
+                             f"({4 * count / 2**30:,.0f} GiB in float32; this machine has {memory / 2**30:,.0f}), "
+                             f"{sizes[big]:,} of them in {big or 'the model itself'}: choose a smaller model or network")
+    return factory(spec, num_classes, **kwargs)

@@ -10,6 +10,11 @@ import torch
 ACTIVATIONS = ("sine", "relu", "tanh", "gelu", "silu")  # elementwise; sine is sin(w0 x)
 
 
+# An edge per weight, with int64 indices and float features: 2**28 weights are about 6 GiB of edge
+# structure for one graph; wider networks are an input mistake rather than a network to read.
+MAX_WEIGHTS = 2 ** 28
+
+
 @dataclass(frozen=True)
 class NetworkSpec:
     """Layer sizes and activation of an MLP, e.g. ``NetworkSpec((2, 32, 32, 1))`` for a 2D SIREN.
@@ -31,6 +36,10 @@ class NetworkSpec:
             raise ValueError(f"layer_sizes: expected at least two layers (input and output), got {sizes}")
         if not all(isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in sizes):
             raise ValueError(f"layer_sizes: expected positive integers, got {sizes}")
+        weights = sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
+        if weights > MAX_WEIGHTS:  # checked before any structure is allocated
+            raise ValueError(f"layer_sizes: {'-'.join(map(str, sizes))} has {weights:,} weights, more than the "
+                             f"{MAX_WEIGHTS:,} a graph of this library holds (an edge per weight)")
         if self.activation not in ACTIVATIONS:
             raise ValueError(f"activation: expected one of {ACTIVATIONS}, got {self.activation!r}")
         if not (isinstance(self.w0, (int, float)) and math.isfinite(self.w0) and self.w0 > 0):

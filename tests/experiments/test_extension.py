@@ -172,3 +172,19 @@ def test_a_config_that_is_not_utf8_is_named(tmp_path):
     config.write_bytes(b"epochs: \xff\xfe\n")
     with pytest.raises(ValueError, match=f"--config {config}: unreadable .UnicodeDecodeError"):
         parse(parser, ["--config", str(config)])
+
+
+def test_a_model_factory_that_returns_no_module_is_named(data):
+    models.register("not_a_module", lambda spec, num_classes: "oops", replace=True)
+    from nngraph.experiments.data_module import INRDataModule
+    dm = INRDataModule(data)
+    dm.setup("fit")
+    with pytest.raises(ValueError, match="factory registered as 'not_a_module' returned str"):
+        WeightSpaceClassifier(dm.spec, 10, model="not_a_module")
+
+
+def test_a_model_too_big_for_the_machine_is_refused_before_allocating(data):
+    import nngraph
+    wide = nngraph.NetworkSpec((784, 32, 32, 10))  # DWSNet's layer-to-layer maps grow with the widths' product
+    with pytest.raises(ValueError, match=r"model: dws on .*784-32-32-10.* would hold [\d,]+ parameters .* GiB"):
+        WeightSpaceClassifier(wide, 10, model="dws")
