@@ -31,6 +31,7 @@ from nngraph.datasets.shards import atomic_write_bytes
 
 from .cli import Failed, Parser, non_negative_int, positive_int
 from .config import parse
+from .lit_module import MODELS
 from .records import InUse, lock_folder
 from .train import RESULT, command, data_id, finished, identity, parser as train_parser, run_training, train
 
@@ -121,11 +122,11 @@ def write_tables(acc: dict, out: Path, dataset: str, views: list[int], models: l
     for model in models:
         for label, augmentation in rows:
             ours = [acc.get((augmentation, model, v)) for v in views]
-            theirs = [paper.get((label, MODEL_LABEL[model], paper_dataset, v)) for v in views]
+            theirs = [paper.get((label, MODEL_LABEL.get(model, model), paper_dataset, v)) for v in views]
             cells = [_cell(o) for o in ours] + [f"{p[0]:.2f} ± {p[1]:.2f}" if p else "—" for p in theirs]
-            lines.append(f"| {label} | {MODEL_LABEL[model]} | " + " | ".join(cells) + " |")
+            lines.append(f"| {label} | {MODEL_LABEL.get(model, model)} | " + " | ".join(cells) + " |")
             for v, o, p in zip(views, ours, theirs):
-                rows_csv.append({"augmentation": label, "augment": augmentation, "model": MODEL_LABEL[model], "dataset": dataset,
+                rows_csv.append({"augmentation": label, "augment": augmentation, "model": MODEL_LABEL.get(model, model), "dataset": dataset,
                                  "views": v, "n": len(o or []),
                                  "mean": f"{statistics.mean(o):.2f}" if o else "",
                                  "std": f"{statistics.stdev(o):.2f}" if o and len(o) > 1 else ("0.00" if o else ""),
@@ -243,7 +244,8 @@ def parser() -> Parser:
     ap.add_argument("--table-name", default="table1", help="the table's file names: <out>/<name>.md and .csv")
     ap.add_argument("--views", type=positive_int, nargs="+", default=[1, 10])
     ap.add_argument("--seeds", type=non_negative_int, nargs="+", default=[0, 1, 2])
-    ap.add_argument("--models", nargs="+", choices=sorted(MODEL_LABEL), default=["dws", "rt"])
+    ap.add_argument("--models", nargs="+", choices=sorted(MODELS), default=["dws", "rt"],
+                    help="registered model names (--import a module to add yours)")
     ap.add_argument("--augmentations", nargs="+", default=[name for _, name in ROWS])
     ap.add_argument("--epochs", type=positive_int, nargs="+", default=None,
                     help="epochs per views entry (default: the paper's, e.g. 300 and 100 for FMNIST)")

@@ -23,6 +23,10 @@ def collate(graphs: Sequence[Data], require_one_spec: bool = False) -> Batch:
     spec = spec_of(first)
     maps = [g._store._mapping for g in graphs]  # plain dicts: attribute access on Data is slow
     keys = maps[0].keys()
+    flagged = ["normalized" in m for m in maps]
+    if any(flagged) and not all(flagged):  # PyG would fail on the missing key, or batch the two as one
+        raise ValueError(f"collate: {sum(flagged)} of {len(maps)} graphs are normalised and the others raw; "
+                         "normalise every graph of a batch, or none")
     same = all((m.get("spec") is spec or m.get("spec") == spec) and m.keys() == keys for m in maps)
     if not same:
         if require_one_spec:

@@ -87,3 +87,10 @@ def test_the_flag_survives_splitting_a_normalised_batch_and_inverse_checks_its_s
         other.inverse(n[0])
     whole = norm.inverse(n)
     assert not nngraph.is_normalized(whole) and not nngraph.is_normalized(whole[0])
+
+
+def test_a_batch_of_normalised_and_raw_graphs_is_refused_by_name():
+    b, norm = _batch(), nngraph.Normalize(STATS)
+    mixed = [norm(b[0]), b[1]]
+    with pytest.raises(ValueError, match="collate: 1 of 2 graphs are normalised and the others raw"):
+        nngraph.collate(mixed)
