@@ -8,8 +8,9 @@ augmentation on 1 view, signed aligned mixup on 1 view, no augmentation on 10 vi
 datasets' full size the headline's own runs are the cells; an N above it takes an extension of them
 (``--data-1``, ``--data-10``: ``fit_inrs --extra-train``, the same validation and test objects), and
 an N that no complete dataset holds is left out, with a line saying so. Writes ``table.csv`` (model,
-augment, views, num_train, n, mean, std), ``table.md`` with the share of the 10-view gain that mixup
-recovers at each N, and ``accuracy.png``; every cell resumes like `experiments.train`.
+augment, views, num_train, n, mean, std, se_pooled, share, share_se), ``table.md`` with the share of the 10-view gain that mixup
+recovers at each N with its standard error and a test of its trend (`experiments.trend`), and
+``accuracy.png``; every cell resumes like `experiments.train`.
 """
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ import torch
 from nngraph.datasets.build import restore_copies
 from nngraph.datasets.shards import atomic_write_bytes, read_manifest
 
-from . import headline
+from . import headline, trend
 from .cli import Parser, non_negative_int, positive_int, run
 from .cpu import keep_freed_memory
 from .table1 import aggregate, csv_text, missing, train_cells
@@ -101,28 +102,50 @@ def write(args, cells: list) -> str:
         for (aug, _, views), values in aggregate([c]).items():
             acc.setdefault((aug, views, size), []).extend(values)
     args.out.mkdir(parents=True, exist_ok=True)
+    by_kind = {((aug, views), size): v for (aug, views, size), v in acc.items()}
+    pooled = trend.pooled_variance(by_kind)
+    shares = {}
+    for size in sorted({s for _, _, s in acc}):
+        if all((aug, views, size) in acc for aug, views in CELLS):
+            means = [trend.mean_se(by_kind, pooled, ((aug, views), size)) for aug, views in CELLS]
+            if means[2][0] != means[0][0]:
+                shares[size] = trend.share(*means)
     rows = [{"model": MODEL, "augment": aug, "views": views, "num_train": size, "n": len(v),
-             "mean": f"{statistics.mean(v):.2f}", "std": f"{statistics.stdev(v) if len(v) > 1 else 0.0:.2f}"}
+             "mean": f"{statistics.mean(v):.2f}", "std": f"{statistics.stdev(v) if len(v) > 1 else 0.0:.2f}",
+             "se_pooled": f"{trend.mean_se(by_kind, pooled, ((aug, views), size))[1]:.2f}",
+             "share": f"{100 * shares[size][0]:.1f}" if size in shares else "",
+             "share_se": f"{100 * shares[size][1]:.1f}" if size in shares else ""}
             for (aug, views, size), v in sorted(acc.items(), key=lambda kv: (kv[0][2], kv[0][1], kv[0][0]))]
-    fields = ["model", "augment", "views", "num_train", "n", "mean", "std"]
+    fields = ["model", "augment", "views", "num_train", "n", "mean", "std", "se_pooled", "share", "share_se"]
     atomic_write_bytes(args.out / "table.csv", csv_text(rows, fields).encode())
     lines = ["| N | none, 1 view | signed aligned mixup, 1 view | none, 10 views | share of the 10-view gain recovered |",
              "|---|---|---|---|---|"]
     for size in sorted({s for _, _, s in acc}):
-        means = [acc.get((aug, views, size)) for aug, views in CELLS]
-        cellstr = [f"{statistics.mean(m):.2f} (n={len(m)})" if m else "" for m in means]
-        share = ""
-        if all(means) and statistics.mean(means[2]) != statistics.mean(means[0]):
-            gain = statistics.mean(means[2]) - statistics.mean(means[0])
-            share = f"{100 * (statistics.mean(means[1]) - statistics.mean(means[0])) / gain:.0f}%"
+        cellstr = []
+        for aug, views in CELLS:
+            v = acc.get((aug, views, size))
+            se = trend.mean_se(by_kind, pooled, ((aug, views), size))[1] if v else 0.0
+            cellstr.append(f"{statistics.mean(v):.2f} ± {se:.2f} (n={len(v)})" if v else "")
+        share = f"{100 * shares[size][0]:.0f} ± {100 * shares[size][1]:.0f}%" if size in shares else ""
         lines.append(f"| {size} | " + " | ".join(cellstr) + f" | {share} |")
+    lines.append("")
+    lines.append("± one standard error: within-cell variance pooled over every N by kind of cell; the share's by the "
+                 "delta method (`experiments.trend`).")
+    points = [(size, r, se) for size, (r, se) in sorted(shares.items()) if se > 0]
+    for sub in (points, points[1:]):
+        if len(sub) >= 3:
+            t = trend.slope_tests(sub)
+            lines.append(f"Share against log2 N, N = {sub[0][0]:,} to {sub[-1][0]:,}: {100 * t['slope']:+.1f} ± "
+                         f"{100 * t['se']:.1f} points per doubling, p = {t['p']:.2f} against flat (weighted, errors "
+                         f"known); {100 * t['ols_slope']:+.1f} ± {100 * t['ols_se']:.1f}, p = {t['ols_p']:.2f} "
+                         "(ordinary least squares, t test).")
     md = "\n".join(lines) + "\n"
     atomic_write_bytes(args.out / "table.md", md.encode())
-    _plot(acc, args.out / "accuracy.png")
+    _plot(acc, by_kind, pooled, args.out / "accuracy.png")
     return md
 
 
-def _plot(acc: dict, path: Path) -> None:
+def _plot(acc: dict, by_kind: dict, pooled: dict, path: Path) -> None:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -133,11 +156,12 @@ def _plot(acc: dict, path: Path) -> None:
         if points:
             sizes = [s for s, _ in points]
             ax.errorbar(sizes, [statistics.mean(v) for _, v in points],
-                        yerr=[statistics.stdev(v) if len(v) > 1 else 0 for _, v in points], marker="o", capsize=3,
+                        yerr=[trend.mean_se(by_kind, pooled, ((aug, views), s))[1] for s, _ in points], marker="o",
+                        capsize=3,
                         label=f"{'signed aligned mixup' if aug != 'none' else 'none'}, {views} view{'s' * (views > 1)}")
     ax.set_xscale("log")
     ax.set_xlabel("training objects")
-    ax.set_ylabel("test accuracy (%)")
+    ax.set_ylabel("test accuracy (%, ± 1 pooled s.e.)")
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
