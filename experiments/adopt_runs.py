@@ -58,7 +58,7 @@ def _scores_differ(out: Path, result: dict, data: Path) -> str:
     """Why the run's best checkpoint does not prove ``data``'s validation and test splits ("" if it
     does): it must be here and score, on them, exactly the accuracies the run recorded."""
     from nngraph import INRDataset
-    from .lit_module import WeightSpaceClassifier
+    from nngraph.lightning import WeightSpaceClassifier
     from .per_class import best_checkpoint, predictions
     try:
         checkpoint = best_checkpoint(out, result)

@@ -17,10 +17,10 @@ import torch
 
 import nngraph
 from nngraph.datasets.shards import atomic_write_bytes
+from nngraph.lightning import WeightSpaceClassifier
 
 from .cli import Parser, positive_int, run
 from .cpu import keep_freed_memory
-from .lit_module import WeightSpaceClassifier
 from .records import read_record
 from .train import RESULT, data_id
 

@@ -31,7 +31,7 @@ from nngraph.datasets.shards import atomic_write_bytes
 
 from .cli import Failed, Parser, non_negative_int, positive_int
 from .config import parse
-from .lit_module import MODELS
+from nngraph.models import MODELS
 from .records import InUse, lock_folder
 from .train import RESULT, command, data_id, finished, identity, parser as train_parser, run_training, train
 

@@ -21,21 +21,20 @@ from pathlib import Path
 import lightning as L
 import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
-from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from lightning.pytorch.utilities.exceptions import MisconfigurationException
 
 from nngraph import augment
 from nngraph.datasets.shards import atomic_write_bytes, check_manifest, content_id, read_manifest
+from nngraph.lightning import (LOGGERS, AtomicCheckpointIO, EpochLine, INRDataModule, RandomState, Stopwatch,
+                               WeightSpaceClassifier, make_loggers, resume_point)
+from nngraph.models import MODELS
 
 from .cli import (PRECISIONS, Parser, batches, json_object, non_negative_float, non_negative_int, positive_float,
                   positive_int, run)
 from .config import add_arguments as add_config_arguments, dump, parse, plugin_identity
 from .cpu import keep_freed_memory
-from .data_module import INRDataModule
-from .lit_module import MODELS, WeightSpaceClassifier
 from .presets import PRESETS, model_kwargs
-from .records import (AtomicCheckpointIO, RandomState, Stopwatch, lock_folder, read_record, resume_point,
-                      write_record)
+from .records import lock_folder, read_record, write_record
 
 RESULT = "result.json"
 
@@ -74,7 +73,10 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--limit-train-batches", type=batches, default=1.0)
     ap.add_argument("--threads", type=positive_int, default=None, help="CPU threads (default: torch's choice)")
     ap.add_argument("--quiet", action="store_true", help="no progress bar or model summary")
-    ap.add_argument("--epoch-lines", action="store_true", help="print one line per epoch (loss, validation accuracy)")
+    ap.add_argument("--epoch-lines", action="store_true",
+                    help="print one line per epoch (losses, validation accuracy, elapsed time, time left)")
+    ap.add_argument("--loggers", nargs="+", choices=LOGGERS, default=["csv", "tensorboard"],
+                    help="where metrics go, in the run folder (wandb: offline, needs the wandb package)")
     add_config_arguments(ap)
     return ap
 
@@ -98,21 +100,6 @@ def command(args) -> list[str]:
         elif value != action.default or action.required:
             argv += [flag, json.dumps(value) if isinstance(value, dict) else str(value)]
     return argv
-
-
-class EpochLine(L.Callback):
-    """One line per finished epoch: training loss, validation loss and accuracy."""
-
-    def __init__(self, name: str):
-        self.name = name
-
-    def on_train_epoch_end(self, trainer, module):  # after this epoch's validation
-        if not trainer.is_global_zero or "val_acc" not in trainer.callback_metrics:
-            return
-        m = trainer.callback_metrics
-        print(f"  {self.name}: epoch {trainer.current_epoch + 1}/{trainer.max_epochs}  train loss "
-              f"{float(m['train_loss']):.3f}  val loss {float(m['val_loss']):.3f}  val acc "
-              f"{100 * float(m['val_acc']):.1f}%", flush=True)
 
 
 # The settings that change a run's result, with the content id of its data (not the folder it lies
@@ -287,7 +274,10 @@ def _train(args, out: Path, settings: dict) -> dict:
     stopwatch = Stopwatch()
     callbacks = [ckpt, last_epoch, stopwatch, RandomState()]
     callbacks += [EpochLine(f"{args.model} {args.augment}")] if args.epoch_lines else []
-    loggers = [CSVLogger(out, name="csv"), TensorBoardLogger(out, name="tb")]  # a new version per (re)start
+    loggers = make_loggers(args.loggers, out)  # a new version per (re)start
+    for logger in loggers:  # beside the module's and the data module's (augmentation) hyperparameters
+        logger.log_hyperparams({"seed": args.seed, "model_name": args.model, "preset": args.preset,
+                                "epochs": args.epochs, "data_id": settings["data_id"]})
     try:
         trainer = L.Trainer(max_epochs=args.epochs, accelerator=args.accelerator, devices=args.devices,
                             num_nodes=args.num_nodes, strategy=args.strategy, callbacks=callbacks, logger=loggers,

@@ -37,9 +37,9 @@ def build_checked(name: str, spec, num_classes: int, **kwargs) -> nn.Module:
     import os
     import torch
     factory = MODELS[name]
-    try:
+    try:  # a copy of the spec: its cached structure tensors would otherwise be made on the meta device
         with torch.device("meta"):
-            probe = factory(spec, num_classes, **kwargs)
+            probe = factory(type(spec).from_dict(spec.to_dict()), num_classes, **kwargs)
     except Exception:  # a factory that cannot build on the meta device is built as it is
         probe = None
     if isinstance(probe, nn.Module):

@@ -1,5 +1,7 @@
 """nngraph: neural networks as PyTorch Geometric graphs (neurons are nodes, biases node features,
 weights edge features), converted and batched as whole-tensor operations."""
+__version__ = "0.2.0"
+
 from .spec import NetworkSpec
 from .siren import Siren, forward_batched, init_params
 from .convert import check_params, load_state_dict, to_batch, to_graph, to_module, to_params, to_state_dict

@@ -40,9 +40,9 @@ assert models.OWN == "models" and experiments.OWN == "experiments"
 
 import nngraph
 from nngraph import augment
-from nngraph.experiments.data_module import INRDataModule
+from nngraph.lightning import INRDataModule
 from nngraph.experiments.fit_inrs import SUBSET_DIR
-from nngraph.experiments.lit_module import WeightSpaceClassifier
+from nngraph.lightning import WeightSpaceClassifier
 from models.sine import Sine
 
 # 1. my own SIREN (my Sine, nested blocks, w0=1) in and back out into my own keys

@@ -6,7 +6,7 @@ from torch import nn
 from nngraph import models
 from nngraph.experiments.config import parse
 from nngraph.experiments.fit_inrs import build as build_inrs
-from nngraph.experiments.lit_module import WeightSpaceClassifier
+from nngraph.lightning import WeightSpaceClassifier
 from nngraph.experiments.train import main as train_main, parser, train
 
 
@@ -39,7 +39,7 @@ def test_a_registered_model_is_chosen_by_name_on_the_command_line(data, tmp_path
 
 
 def test_the_classifier_takes_a_module(data):
-    from nngraph.experiments.data_module import INRDataModule
+    from nngraph.lightning import INRDataModule
     dm = INRDataModule(data)
     dm.setup("fit")
     module = WeightSpaceClassifier(dm.spec, 10, model=Tiny(dm.spec, 10))
@@ -176,7 +176,7 @@ def test_a_config_that_is_not_utf8_is_named(tmp_path):
 
 def test_a_model_factory_that_returns_no_module_is_named(data):
     models.register("not_a_module", lambda spec, num_classes: "oops", replace=True)
-    from nngraph.experiments.data_module import INRDataModule
+    from nngraph.lightning import INRDataModule
     dm = INRDataModule(data)
     dm.setup("fit")
     with pytest.raises(ValueError, match="factory registered as 'not_a_module' returned str"):

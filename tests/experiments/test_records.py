@@ -14,7 +14,8 @@ import torch
 from nngraph.datasets.shards import read_manifest, write_manifest
 from nngraph.experiments.cli import run
 from nngraph.experiments.fit_inrs import build as build_inrs
-from nngraph.experiments.records import lock_folder, resume_point
+from nngraph.experiments.records import lock_folder
+from nngraph.lightning import resume_point
 from nngraph.experiments.train import RESULT, main as train_main, train
 from tests.experiments.test_train import TINY, _args
 

@@ -14,9 +14,9 @@ from nngraph import augment
 import nngraph
 from nngraph.experiments import table1
 from nngraph.experiments.cli import run
-from nngraph.experiments.data_module import INRDataModule
+from nngraph.lightning import INRDataModule
 from nngraph.experiments.fit_inrs import build as build_inrs
-from nngraph.experiments.lit_module import WeightSpaceClassifier
+from nngraph.lightning import WeightSpaceClassifier
 from nngraph.experiments.records import lock_folder
 from nngraph.experiments.train import RESULT, parser, run_dir, train
 

@@ -2,6 +2,8 @@
 warm-up, accuracy."""
 from __future__ import annotations
 
+import warnings
+
 import lightning as L
 import torch
 import torch.nn.functional as F
@@ -20,7 +22,8 @@ DEFAULT_WARMUP = {"rt": 1000, "dws": 0}
 class WeightSpaceClassifier(L.LightningModule):
     """Classifies INR graphs. ``batch_transform`` (augmentation) runs on whole batches on the
     training device; ``normalize`` (per-layer standardisation, a `nngraph.Normalize` or its stats)
-    runs after it, in every stage.
+    runs after it, in every stage. Either left out is taken from the trainer's data module (an
+    `INRDataModule` owns both) when fitting starts, and the statistics then go into the checkpoint.
 
     ``model``: a registered name (`nngraph.models.MODELS`, built with ``model_kwargs``) or your own
     ``nn.Module`` mapping a graph batch to logits. A checkpoint holds the spec and the normalisation
@@ -61,6 +64,23 @@ class WeightSpaceClassifier(L.LightningModule):
         self.batch_transform, self.normalize = batch_transform, normalize
         self.accuracy = torch.nn.ModuleDict({s: torchmetrics.Accuracy("multiclass", num_classes=num_classes)
                                              for s in ("train_", "val_", "test_")})
+
+    def setup(self, stage: str) -> None:
+        dm = getattr(self.trainer, "datamodule", None)  # set up before the module, by the trainer
+        if dm is None:
+            return
+        if self.batch_transform is None and getattr(dm, "batch_transform", None) is not None:
+            self.batch_transform = dm.batch_transform
+        if self.normalize is None and getattr(dm, "normalize", None) is not None:
+            self.normalize = dm.normalize
+            self.hparams["normalize"] = {k: v.tolist() for k, v in self.normalize.stats.items()}
+
+    def on_fit_start(self) -> None:
+        total = self.trainer.estimated_stepping_batches
+        warmup = int(self.hparams.warmup_steps)
+        if warmup > total:
+            warnings.warn(f"warmup_steps: {warmup} warm-up steps, but the run takes {total}: the learning rate never "
+                          f"reaches {self.hparams.lr}", stacklevel=2)
 
     def on_after_batch_transfer(self, batch: Batch, dataloader_idx: int) -> Batch:
         if self.trainer is not None and self.trainer.training and self.batch_transform is not None:

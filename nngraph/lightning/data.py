@@ -1,5 +1,6 @@
-"""Data for training: an INR dataset written by `experiments.fit_inrs`, its splits, the augmentation
-pipeline and the loaders."""
+"""Data for training: an INR dataset folder, its splits, the augmentation pipeline and the loaders.
+The data module owns the augmentation; `WeightSpaceClassifier` takes it (and the normalisation)
+from ``trainer.datamodule`` when it is given none itself."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,14 +8,19 @@ from pathlib import Path
 import lightning as L
 from torch.utils.data import DataLoader
 
-from nngraph import augment
 import nngraph
+from nngraph import augment
+from nngraph.datasets.shards import read_manifest
 
 
 class INRDataModule(L.LightningDataModule):
-    """``augment_on="device"`` (default) batches straight from the parameter tensor and augments whole
-    batches on the training device (`WeightSpaceClassifier.batch_transform`); ``"loader"`` applies
-    per-sample transforms in the loader, PyG style, with mixup partners drawn from the dataset."""
+    """An INR dataset folder (`nngraph.build_inr_dataset`, `nngraph.write_dataset`, an import) for
+    training. ``augmentation``: names as `nngraph.augment.build` takes them (``"siren_negation+mixup"``),
+    with ``augment_options`` by name. ``augment_on="device"`` (default) batches straight from the
+    parameter tensor and augments whole batches on the training device (the module's
+    ``on_after_batch_transfer``); ``"loader"`` applies per-sample transforms in the loader, PyG style,
+    with mixup partners drawn from the dataset. ``spec`` and ``num_classes`` are read from the
+    manifest on construction, so a CLI can link them to the model's before ``setup``."""
 
     def __init__(self, data_dir: str | Path, views: int = 1, batch_size: int = 128, augmentation: str = "none",
                  augment_on: str = "device", num_workers: int = 0, augment_options: dict | None = None,
@@ -29,7 +35,14 @@ class INRDataModule(L.LightningDataModule):
         self.augment_options = augment_options or {}
         self.train_objects = train_objects  # the first N training objects only (None: all)
         self.train = self.val = self.test = None
-        augment.build(augmentation, num_classes=2, options=self.augment_options)  # fail early on a bad name
+        self.batch_transform = self.sample_transform = self.normalize = None
+        manifest = read_manifest(self.data_dir)
+        self.spec = nngraph.NetworkSpec.from_dict(manifest["spec"])
+        self.num_classes = int(manifest["num_classes"])
+        augment.build(augmentation, self.num_classes, options=self.augment_options)  # a bad name fails here
+        self.save_hyperparameters({"data_dir": str(data_dir), "views": views, "batch_size": batch_size,
+                                   "augmentation": augmentation, "augment_options": self.augment_options,
+                                   "augment_on": augment_on, "train_objects": train_objects})
 
     def setup(self, stage: str | None = None):
         if self.train is not None:
@@ -40,7 +53,8 @@ class INRDataModule(L.LightningDataModule):
         for split, ds in (("training", self.train), ("validation", self.val), ("test", self.test)):
             if len(ds) == 0:  # the best-epoch choice and the reported accuracy would be undefined
                 raise ValueError(f"data_dir: {self.data_dir} has no {split} INRs; build it with a larger --limit")
-        self.spec, self.num_classes = self.train.spec, self.train.num_classes
+        if (self.train.spec, self.train.num_classes) != (self.spec, self.num_classes):
+            raise ValueError(f"data_dir: {self.data_dir} changed since this data module read its manifest")
         self.normalize = nngraph.Normalize(self.train.stats)
         on_device = self.augment_on == "device"
         transform = augment.build(self.augmentation, self.num_classes, dataset=None if on_device else self.train,

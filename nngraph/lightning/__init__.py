@@ -1,0 +1,31 @@
+"""Training on INR datasets with Lightning: `WeightSpaceClassifier` (the LightningModule),
+`INRDataModule` (the data, its augmentation and normalisation), the callbacks a resumable run needs
+(`Stopwatch`, `RandomState`, `EpochLine`), atomic weights-only checkpoints (`AtomicCheckpointIO`,
+`resume_point`) and loggers by name (`make_loggers`). Needs the ``train`` extra
+(``pip install nngraph[train]``); the graph core does not.
+
+    from lightning.pytorch.cli import LightningCLI
+    from nngraph.lightning import INRDataModule, WeightSpaceClassifier, link_data_to_model
+
+    class CLI(LightningCLI):
+        def add_arguments_to_parser(self, parser):
+            link_data_to_model(parser)
+
+    CLI(WeightSpaceClassifier, INRDataModule)   # fit --data.data_dir DIR --data.augmentation mixup ...
+"""
+from .callbacks import EpochLine, RandomState, Stopwatch
+from .checkpoints import AtomicCheckpointIO, loads, resume_point
+from .classifier import DEFAULT_LR, DEFAULT_WARMUP, WeightSpaceClassifier
+from .data import INRDataModule
+from .loggers import LOGGERS, make_loggers
+
+
+def link_data_to_model(parser) -> None:
+    """Link an `INRDataModule`'s spec and class count to the `WeightSpaceClassifier`'s, for a
+    ``LightningCLI`` (``add_arguments_to_parser``): both are read from the data's manifest."""
+    parser.link_arguments("data.spec", "model.spec", apply_on="instantiate")
+    parser.link_arguments("data.num_classes", "model.num_classes", apply_on="instantiate")
+
+
+__all__ = ["WeightSpaceClassifier", "INRDataModule", "EpochLine", "RandomState", "Stopwatch", "AtomicCheckpointIO",
+           "loads", "resume_point", "LOGGERS", "make_loggers", "link_data_to_model", "DEFAULT_LR", "DEFAULT_WARMUP"]
