@@ -12,12 +12,23 @@ from collections.abc import Callable
 PRECISIONS = ("32-true", "bf16-mixed")
 
 
+class _Formatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    """The description as written; every option's default in its help."""
+
+
 class Parser(argparse.ArgumentParser):
-    """An ``ArgumentParser`` whose errors are one line on stderr and exit status 2."""
+    """An ``ArgumentParser`` whose errors are one line on stderr and exit status 2, and whose
+    ``--help`` shows every option's default."""
 
     def __init__(self, *args, **kwargs):
-        kwargs.setdefault("formatter_class", argparse.RawDescriptionHelpFormatter)
+        kwargs.setdefault("formatter_class", _Formatter)
         super().__init__(*args, **kwargs)
+
+    def add_argument(self, *args, **kwargs):
+        default = kwargs.get("default")
+        if "help" not in kwargs and default not in (None, False, argparse.SUPPRESS) and args[0].startswith("-"):
+            kwargs["help"] = "default: %(default)s"  # so --help shows it
+        return super().add_argument(*args, **kwargs)
 
     def error(self, message: str):
         sys.stderr.write(f"error: {message}\n")

@@ -18,15 +18,11 @@ import time
 import warnings
 from pathlib import Path
 
-import lightning as L
 import torch
-from lightning.pytorch.callbacks import ModelCheckpoint
-from lightning.pytorch.utilities.exceptions import MisconfigurationException
 
 from nngraph import augment
 from nngraph.datasets.shards import atomic_write_bytes, check_manifest, content_id, read_manifest
-from nngraph.lightning import (LOGGERS, AtomicCheckpointIO, EpochLine, INRDataModule, RandomState, Stopwatch,
-                               WeightSpaceClassifier, make_loggers, resume_point)
+from nngraph.lightning import LOGGERS, make_loggers
 from nngraph.models import MODELS
 
 from .cli import (PRECISIONS, Parser, batches, json_object, non_negative_float, non_negative_int, positive_float,
@@ -239,6 +235,11 @@ def train(args) -> dict:
 
 
 def _train(args, out: Path, settings: dict) -> dict:
+    import lightning as L  # here, not at the top: --help and argument errors need none of it
+    from lightning.pytorch.callbacks import ModelCheckpoint
+    from lightning.pytorch.utilities.exceptions import MisconfigurationException
+    from nngraph.lightning import (AtomicCheckpointIO, EpochLine, INRDataModule, RandomState, Stopwatch,
+                                   WeightSpaceClassifier, resume_point)
     result = finished(out, settings)
     if result is not None:
         return result

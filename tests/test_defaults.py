@@ -51,3 +51,16 @@ def test_a_structure_changing_transform_is_named_in_the_error():
         nngraph.layer_views(g)
     with pytest.raises(ValueError, match="such as ToUndirected"):
         DWSNet(SPEC, 10, hidden_dim=4, num_layers=1, readout_hidden=4).eval()(g)
+
+
+def test_fit_inrs_defaults_to_the_recipe_its_spec_names():
+    """The reference INR's spec (it adds 0.5) fits with the reference initialisation by default, as
+    ``nngraph-fit`` does; a plain SIREN spec with SIREN's."""
+    import torch
+    import nngraph
+    from nngraph.datasets.fitting import init_flat
+    coords, targets = nngraph.coordinate_grid(4, 4), torch.rand(2, 16, 1)
+    for offset, init in ((0.5, "reference"), (0.0, "siren")):
+        spec = nngraph.NetworkSpec((2, 8, 8, 1), output_offset=offset)
+        fit = nngraph.fit_inrs(coords, targets, spec, steps=0, seeds=[3, 4], progress=False)
+        assert torch.equal(fit.params, init_flat(spec, torch.tensor([3, 4]), init)), init

@@ -169,7 +169,7 @@ def adam_update(params: torch.Tensor, grads: torch.Tensor, m: torch.Tensor, v: t
 
 def fit_inrs(coords: torch.Tensor, targets: torch.Tensor, spec: NetworkSpec, *, steps: int = 1000,
              lr: float = 5e-4, optimizer: str = "adam", weight_decay: float = 1e-2,
-             psnr_stop: float | None = 40.0, seeds: Sequence[int] | torch.Tensor | None = None, init: str = "siren",
+             psnr_stop: float | None = 40.0, seeds: Sequence[int] | torch.Tensor | None = None, init: str | None = None,
              points_per_step: int | None = None, target_index: torch.Tensor | None = None, device=None,
              batch_size: int | None = None, backend: str = "auto", compile: bool = False,
              progress: bool = True, initial: torch.Tensor | None = None) -> FitResult:
@@ -185,7 +185,10 @@ def fit_inrs(coords: torch.Tensor, targets: torch.Tensor, spec: NetworkSpec, *, 
             decoupled ``weight_decay``, torch's default 1e-2).
         psnr_stop: stop an INR once its PSNR exceeds this (dB, ``[0, 1]`` scale); None never stops.
         seeds: one integer per INR (default ``0..B-1``) seeding its initialisation.
-        init: the initialisation, one of `nngraph.siren.INITS` (see `nngraph.init_params`).
+        init: the initialisation, one of `nngraph.siren.INITS` (see `nngraph.init_params`); by default
+            the one the spec's output offset names: ``"reference"`` (the library's recipe, and what
+            `build_inr_dataset` and ``nngraph-fit`` use) for a spec that adds 0.5, as the reference INR
+            does, else SIREN's own ``"siren"``.
         points_per_step: if set, each update uses a window of this many of the ``n`` points, the
             ``k``-th update of an INR the points ``k*m .. k*m+m-1`` (mod ``n``); shuffle samples first.
         device: where to fit (default: the device of ``targets``); results come back on the CPU.
@@ -213,6 +216,8 @@ def fit_inrs(coords: torch.Tensor, targets: torch.Tensor, spec: NetworkSpec, *, 
     if len(target_index) and (target_index.min() < 0 or target_index.max() >= S):
         raise ValueError(f"target_index: expected indices in 0..{S - 1}")
     B = len(target_index)
+    if init is None:
+        init = "reference" if spec.output_offset == 0.5 else "siren"
     if init not in INITS:
         raise ValueError(f"init: expected one of {INITS}, got {init!r}")
     if optimizer not in ("adam", "adamw"):

@@ -13,11 +13,21 @@
 
     CLI(WeightSpaceClassifier, INRDataModule)   # fit --data.data_dir DIR --data.augmentation mixup ...
 """
-from .callbacks import EpochLine, RandomState, Stopwatch
-from .checkpoints import AtomicCheckpointIO, loads, resume_point
-from .classifier import DEFAULT_LR, DEFAULT_WARMUP, WeightSpaceClassifier
-from .data import INRDataModule
+from importlib import import_module
+
 from .loggers import LOGGERS, make_loggers
+
+# Loaded on first use: a command's --help and argument checks need none of Lightning.
+_WHERE = {"EpochLine": "callbacks", "RandomState": "callbacks", "Stopwatch": "callbacks",
+          "AtomicCheckpointIO": "checkpoints", "loads": "checkpoints", "resume_point": "checkpoints",
+          "DEFAULT_LR": "classifier", "DEFAULT_WARMUP": "classifier", "WeightSpaceClassifier": "classifier",
+          "INRDataModule": "data"}
+
+
+def __getattr__(name: str):
+    if name in _WHERE:
+        return getattr(import_module(f".{_WHERE[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def link_data_to_model(parser) -> None:

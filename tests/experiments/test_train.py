@@ -184,6 +184,10 @@ def test_epoch_lines_print_one_line_per_epoch(data, tmp_path, capsys):
     lines = [l for l in capsys.readouterr().out.splitlines() if "val acc" in l]
     assert [l.split("epoch ")[1].split()[0] for l in lines] == ["1/2", "2/2"]
     assert all("train loss" in l and "val loss" in l for l in lines)
+    assert all(re.search(r"\d+:\d\d:\d\d elapsed, about \d+:\d\d:\d\d left$", l) for l in lines), lines
+    assert lines[-1].endswith("about 0:00:00 left")
+    hparams = (tmp_path / "csv" / "version_0" / "hparams.yaml").read_text()  # what a logger sees of the run
+    assert "seed: 0" in hparams and "augmentation: none" in hparams and "normalize:" in hparams
 
 
 def test_headline_cells_run_seed_by_seed():
