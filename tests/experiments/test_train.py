@@ -342,3 +342,26 @@ def test_training_on_the_first_objects_of_the_split(data, tmp_path):
     assert json.loads((tmp_path / "run.json").read_text())["train_objects"] == 5
     with pytest.raises(ValueError, match="other settings: train_objects \\(5 there, 6 now\\)"):
         train(_args(data, tmp_path, "dws", "none", 1, "--views", "2", "--train-objects", "6"))
+
+
+def test_a_run_after_others_in_one_process_draws_what_a_fresh_process_draws(data, tmp_path):
+    """Grids train cell after cell in one process: a cell's augmentations and result must not depend
+    on what trained before it there (the random streams are reseeded per run)."""
+    code = ("import json, sys\nfrom nngraph.experiments.train import parser, train\n"
+            "out = []\nfor aug, folder in zip(sys.argv[1::2], sys.argv[2::2]):\n"
+            "    r = train(parser().parse_args(['--data', %r, '--model', 'dws', '--augment', aug, '--epochs', '2', "
+            "'--batch-size', '8', '--model-kwargs', %r, '--out', folder, '--quiet', '--accelerator', 'cpu', "
+            "'--loggers', 'csv']))\n    out.append([r['test_acc'], r['best_val_acc'], r['provenance']['launched']])\n"
+            "print(json.dumps(out))\n") % (str(data), TINY["dws"])
+
+    def runs(*pairs):
+        r = subprocess.run([sys.executable, "-c", code, *pairs], capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        return json.loads(r.stdout.strip().splitlines()[-1])
+    fresh = runs("noise", str(tmp_path / "fresh"))
+    after = runs("mixup", str(tmp_path / "a"), "siren_negation", str(tmp_path / "b"), "noise", str(tmp_path / "c"))
+    assert fresh[0][2] == "fresh process" and after[2][2] == "in a process after 2 other trainings"
+    assert fresh[0][:2] == after[2][:2]
+    first = lambda folder: [r["val_loss"] for r in csv.DictReader(open(folder / "csv" / "version_0" / "metrics.csv"))
+                            if r.get("val_loss")]  # noqa: E731
+    assert first(tmp_path / "fresh") == first(tmp_path / "c")  # every epoch, bit for bit
