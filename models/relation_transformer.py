@@ -247,9 +247,21 @@ class RelationTransformer(nn.Module):
         w = self.encode_weight(weights)
         return h, graph.edge_states(w + self.direction[0], w + self.direction[1], self.no_edge)
 
+    def invariants(self, batch: Data) -> torch.Tensor:
+        """The features ``[num_graphs, F]`` the head reads (one-spec batch): the output neurons' states,
+        or each role's mean state; invariant to hidden-neuron permutations."""
+        B = check_batch(batch, self.spec, type(self).__name__)
+        N, E = self.spec.num_nodes, self.spec.num_edges
+        return self._features(self.spec, self.graph, self.node_role, batch.x.reshape(B, N).t(),
+                              batch.edge_attr.reshape(B, E).t())
+
     def _logits(self, spec, graph: MessageGraph, node_role: torch.Tensor, biases: torch.Tensor,
                 weights: torch.Tensor) -> torch.Tensor:
         """Logits ``[B, classes]`` of ``B`` networks of one spec: biases ``[N, B]``, weights ``[E, B]``."""
+        return self.readout(self._features(spec, graph, node_role, biases, weights))
+
+    def _features(self, spec, graph: MessageGraph, node_role: torch.Tensor, biases: torch.Tensor,
+                  weights: torch.Tensor) -> torch.Tensor:
         B, N = biases.shape[1], spec.num_nodes
         h, e = self._embed(graph, node_role, biases, weights)
         for layer in self.layers:
@@ -260,7 +272,7 @@ class RelationTransformer(nn.Module):
             out = h.new_zeros(self.num_roles, *h.shape[1:]).index_add_(0, node_role, h)
             size = torch.bincount(node_role, minlength=self.num_roles).clamp_min(1)
             out = out / size.to(h.dtype).view(-1, 1, 1)
-        return self.readout(out.transpose(0, 1).reshape(B, -1))
+        return out.transpose(0, 1).reshape(B, -1)
 
     def extra_repr(self) -> str:
         return (f"spec={self.spec}, attention={self.attention!r}, readout={self.readout_from!r}, "

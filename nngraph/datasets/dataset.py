@@ -142,6 +142,14 @@ class INRDataset(Dataset):
         sel = self._selection()
         return self._labels if sel is None else self._labels[sel]
 
+    @property
+    def object_ids(self) -> torch.Tensor:
+        """``[n]`` the split's object index of every item (its views share one)."""
+        ids = torch.cat([torch.arange(e["start"], e["stop"]).repeat(self.views) for e in self.manifest["shards"]
+                         if e["split"] == self.split]) if len(self._labels) else torch.empty(0, dtype=torch.long)
+        sel = self._selection()
+        return ids if sel is None else ids[sel]
+
     def params(self) -> torch.Tensor:
         """``[n, P]`` float32 parameters of every item, loaded at once (and kept)."""
         if self._params is None:

@@ -1,5 +1,6 @@
 """Training on INR datasets with Lightning: `WeightSpaceClassifier` (the LightningModule),
-`INRDataModule` (the data, its augmentation and normalisation), the callbacks a resumable run needs
+`INRDataModule` (the data, its augmentation and normalisation), `ContrastivePretrainer`
+(self-supervised pre-training with two augmented views), the callbacks a resumable run needs
 (`Stopwatch`, `RandomState`, `EpochLine`), atomic weights-only checkpoints (`AtomicCheckpointIO`,
 `resume_point`) and loggers by name (`make_loggers`). Needs the ``train`` extra
 (``pip install nngraph[train]``); the graph core does not.
@@ -21,7 +22,7 @@ from .loggers import LOGGERS, make_loggers
 _WHERE = {"EpochLine": "callbacks", "RandomState": "callbacks", "Stopwatch": "callbacks",
           "AtomicCheckpointIO": "checkpoints", "loads": "checkpoints", "resume_point": "checkpoints",
           "DEFAULT_LR": "classifier", "DEFAULT_WARMUP": "classifier", "WeightSpaceClassifier": "classifier",
-          "INRDataModule": "data"}
+          "INRDataModule": "data", "ContrastivePretrainer": "contrastive", "nt_xent": "contrastive"}
 
 
 def __getattr__(name: str):
@@ -38,4 +39,4 @@ def link_data_to_model(parser) -> None:
 
 
 __all__ = ["WeightSpaceClassifier", "INRDataModule", "EpochLine", "RandomState", "Stopwatch", "AtomicCheckpointIO",
-           "loads", "resume_point", "LOGGERS", "make_loggers", "link_data_to_model", "DEFAULT_LR", "DEFAULT_WARMUP"]
+           "loads", "resume_point", "ContrastivePretrainer", "nt_xent", "LOGGERS", "make_loggers", "link_data_to_model", "DEFAULT_LR", "DEFAULT_WARMUP"]

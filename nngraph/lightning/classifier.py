@@ -65,6 +65,29 @@ class WeightSpaceClassifier(L.LightningModule):
         self.accuracy = torch.nn.ModuleDict({s: torchmetrics.Accuracy("multiclass", num_classes=num_classes)
                                              for s in ("train_", "val_", "test_")})
 
+    @classmethod
+    def from_pretrained(cls, checkpoint, num_classes: int, freeze_encoder: bool = False, **kwargs) -> "WeightSpaceClassifier":
+        """A classifier whose encoder starts from a `ContrastivePretrainer` checkpoint (read weights
+        only): the same model, sizes and normalisation, a new head for ``num_classes``; every encoder
+        weight is the pre-trained one (checked). ``freeze_encoder``: train the head alone."""
+        state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+        hp = state.get("hyper_parameters", {}) if isinstance(state, dict) else {}
+        if "view" not in hp or "state_dict" not in state:
+            raise ValueError(f"checkpoint: {checkpoint} is not a ContrastivePretrainer checkpoint")
+        module = cls(hp["spec"], num_classes, model=hp["model"], model_kwargs=hp["model_kwargs"],
+                     normalize=hp.get("normalize"), **kwargs)
+        encoder = {k[len("encoder."):]: v for k, v in state["state_dict"].items()
+                   if k.startswith("encoder.") and not k.startswith("encoder.readout.")}
+        missing, unexpected = module.net.load_state_dict(encoder, strict=False)
+        left = [k for k in missing if not k.startswith("readout.")]
+        if left or unexpected:
+            raise ValueError(f"checkpoint: {checkpoint} does not fit the model: missing {left}, unexpected {unexpected}")
+        if freeze_encoder:
+            for name, p in module.net.named_parameters():
+                p.requires_grad_(name.startswith("readout."))
+        module.hparams["pretrained"] = str(checkpoint)
+        return module
+
     def setup(self, stage: str) -> None:
         dm = getattr(self.trainer, "datamodule", None)  # set up before the module, by the trainer
         if dm is None:
