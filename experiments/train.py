@@ -146,9 +146,10 @@ def _setting(settings: dict, k: str):
     return settings.get(k, ADDED.get(k, "<missing>"))
 
 
-def differences(recorded: dict, settings: dict) -> str:
-    """The identity settings where ``recorded`` and ``settings`` differ, each with both values ("" if none)."""
-    differ = [k for k in IDENTITY if _setting(recorded, k) != _setting(settings, k)]
+def differences(recorded: dict, settings: dict, keys: tuple[str, ...] = IDENTITY) -> str:
+    """The identity settings (``keys``) where ``recorded`` and ``settings`` differ, each with both values
+    ("" if none)."""
+    differ = [k for k in keys if _setting(recorded, k) != _setting(settings, k)]
     return ", ".join(f"{k} ({_setting(recorded, k)!r} there, {_setting(settings, k)!r} now)" for k in differ)
 
 
@@ -166,18 +167,18 @@ def recorded_identity(out: Path) -> dict | None:
     return None
 
 
-def finished(out: Path, settings: dict) -> dict | None:
+def finished(out: Path, settings: dict, keys: tuple[str, ...] = IDENTITY) -> dict | None:
     """The result of the run in ``out`` if it is finished with exactly ``settings``, None if the folder
     holds no finished run; ValueError naming the difference if it holds a run of other settings."""
     recorded = recorded_identity(out)
     if recorded is not None:
-        differ = differences(recorded, settings)
+        differ = differences(recorded, settings, keys)
         if differ:
             raise ValueError(f"out: {out} holds a run with other settings: {differ}; use another --out")
     if not (out / RESULT).is_file():
         return None
     result = read_record(out / RESULT)
-    differ = differences(result.get("identity", recorded), settings)
+    differ = differences(result.get("identity", recorded), settings, keys)
     if differ:
         raise ValueError(f"{out / RESULT}: a result with other settings: {differ}; delete it to redo the run")
     return result
