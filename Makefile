@@ -25,6 +25,7 @@ bench: $(STAMP)
 	$(PY) -m experiments.benchmarks.fit
 	$(PY) -m experiments.benchmarks.augment
 	$(PY) -m experiments.benchmarks.models
+	$(PY) -m experiments.benchmarks.pretrain
 
 # Optional speed-up: torch-scatter has no wheel on PyPI and builds from source (about 4 minutes).
 scatter: $(STAMP)

@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 
 from nngraph import augment
-from nngraph.datasets.shards import atomic_write_bytes, check_manifest, content_id, read_manifest
+from nngraph.datasets.shards import atomic_write_bytes, check_manifest, content_id, read_manifest, sha256_file
 from nngraph.lightning import LOGGERS, make_loggers
 from nngraph.models import MODELS
 
@@ -56,6 +56,9 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--warmup-steps", type=non_negative_int, default=None, help="default: 1000 for rt, 0 for dws")
     ap.add_argument("--preset", choices=sorted(PRESETS), default="paper", help="model size: the paper's or a small CPU one")
     ap.add_argument("--model-kwargs", type=json_object, default={}, help='JSON overrides, e.g. \'{"node_dim": 32}\'')
+    ap.add_argument("--pretrained", default=None,
+                    help="start the encoder from this nngraph-pretrain checkpoint (its model and sizes)")
+    ap.add_argument("--freeze-encoder", action="store_true", help="with --pretrained: train the head alone")
     ap.add_argument("--precision", choices=PRECISIONS, default="32-true",
                     help="bf16-mixed: layers in bfloat16 under autocast (the RT's attention and edge-input functions "
                          "stay float32); default: float32")
@@ -102,10 +105,11 @@ def command(args) -> list[str]:
 # in): a run folder belongs to one combination of them.
 IDENTITY = ("data_id", "model", "augment", "augment_options", "augment_on", "views", "epochs", "batch_size", "lr",
             "weight_decay", "amsgrad", "gradient_clip", "warmup_steps", "preset", "model_kwargs", "seed",
-            "limit_train_batches", "devices", "num_nodes", "strategy", "precision", "train_objects", "plugins")
+            "limit_train_batches", "devices", "num_nodes", "strategy", "precision", "train_objects", "plugins",
+            "pretrained", "freeze_encoder")
 # Settings added after runs were recorded, at the value those runs had: left out of a run's identity
 # at that value, so earlier run folders keep their names and are still recognised.
-ADDED = {"precision": "32-true", "train_objects": None, "plugins": None}
+ADDED = {"precision": "32-true", "train_objects": None, "plugins": None, "pretrained": None, "freeze_encoder": False}
 RUN = "run.json"
 
 
@@ -124,9 +128,11 @@ def data_id(data) -> str:
 def identity(args, data: str | None = None) -> dict:
     """The run's identity: its result-changing settings and its data's content id (``data``, if
     already known)."""
-    values = {k: getattr(args, k) for k in IDENTITY if k not in ("data_id", "plugins")}
+    values = {k: getattr(args, k, ADDED.get(k)) for k in IDENTITY if k not in ("data_id", "plugins", "pretrained")}
     plugins = plugin_identity(getattr(args, "imports", None) or [])  # the code --import brought in
-    return _settings({**values, "plugins": plugins, "data_id": data or data_id(args.data)})
+    pretrained = getattr(args, "pretrained", None)  # by content: the checkpoint's bytes, not its path
+    pretrained = None if pretrained is None else sha256_file(pretrained)[:16]
+    return _settings({**values, "plugins": plugins, "pretrained": pretrained, "data_id": data or data_id(args.data)})
 
 
 def _settings(values: dict) -> dict:
@@ -264,10 +270,19 @@ def _train(args, out: Path, settings: dict) -> dict:
     dm.setup("fit")
     if dm.train.content_id != settings["data_id"]:  # replaced between the check and the load
         raise ValueError(f"data: {args.data} changed while the run started; rerun the command")
-    module = WeightSpaceClassifier(dm.spec, dm.num_classes, model=args.model, lr=args.lr,
-                                   weight_decay=args.weight_decay, warmup_steps=args.warmup_steps,
-                                   model_kwargs=model_kwargs(args.preset, args.model, args.model_kwargs),
-                                   batch_transform=dm.batch_transform, normalize=dm.normalize, amsgrad=args.amsgrad)
+    if args.pretrained:  # its model, sizes and normalisation; the rest as asked
+        module = WeightSpaceClassifier.from_pretrained(args.pretrained, dm.num_classes, args.freeze_encoder,
+                                                       lr=args.lr, weight_decay=args.weight_decay,
+                                                       warmup_steps=args.warmup_steps,
+                                                       batch_transform=dm.batch_transform, amsgrad=args.amsgrad)
+        if module.hparams.model != args.model:
+            raise ValueError(f"--pretrained {args.pretrained}: a {module.hparams.model} encoder, --model says {args.model}")
+    else:
+        module = WeightSpaceClassifier(dm.spec, dm.num_classes, model=args.model, lr=args.lr,
+                                       weight_decay=args.weight_decay, warmup_steps=args.warmup_steps,
+                                       model_kwargs=model_kwargs(args.preset, args.model, args.model_kwargs),
+                                       batch_transform=dm.batch_transform, normalize=dm.normalize,
+                                       amsgrad=args.amsgrad)
     ckpt = ModelCheckpoint(dirpath=out / "checkpoints", monitor="val_acc", mode="max", filename="best-{epoch}")
     # Every epoch's end, for resuming (ModelCheckpoint's save_last only follows the best epochs'
     # saves, so a resumed run would repeat the epochs since its last improvement).

@@ -1,0 +1,178 @@
+"""The self-supervised setting: which augmentations make good views for contrastive pre-training in
+weight space, and what pre-training gives when labels are scarce.
+
+    python -m experiments.ssl [--seeds 0 1 2] [--epochs 20] [--fractions 0.1 0.25 1.0]
+
+On the headline's Fashion-MNIST data (2,000 training objects; its 10-view INRs where fitted views
+are the positives), DWSNet `small`: for each view (`VIEWS`) and seed, pre-train without labels
+(`experiments.pretrain`, resumable), then read the frozen encoder with the linear probe of
+`experiments.probe_features` (L2 strength chosen on validation) trained on the first 10%, 25% and
+100% of the training objects' labels. Beside it, the same probe on the untrained encoder (random
+features) and on hand-made weight statistics, and, for the fine-tuning view, supervised training
+(`experiments.train`, 60 epochs) from the pre-trained encoder and from scratch with signed aligned
+mixup (the best supervised augmentation here), on the same labels. Writes ``table.csv`` (encoder,
+views, labels fraction, evaluation, n, mean, std) and ``table.md``; every run folder is kept.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+from pathlib import Path
+
+import torch
+
+import nngraph
+from nngraph.datasets.shards import atomic_write_bytes
+
+from .cli import Parser, non_negative_int, positive_float, positive_int, run
+from .cpu import keep_freed_memory
+from .presets import model_kwargs
+from .probe_features import layer_statistics, probe
+from .records import read_record
+from .table1 import csv_text
+
+MIX = {"mixup_signed_weight_matching": {"lam_range": [0.5, 1.0]}}
+# name -> (view, view options, fitted views read, fitted views as positives)
+VIEWS = {
+    "permutation": ("permutation", {}, 1, False),
+    "siren_negation": ("siren_negation", {}, 1, False),
+    "noise": ("noise", {}, 1, False),
+    "dropout": ("dropout", {}, 1, False),
+    "input_space": ("translate+rotate+scale", {}, 1, False),
+    "siren_negation+noise": ("siren_negation+noise", {}, 1, False),
+    "siren_negation+mixup": ("siren_negation+mixup_signed_weight_matching", MIX, 1, False),
+    "fitted_views": ("siren_negation", {}, 10, True),
+}
+ENCODER = "dws"
+
+
+def pretrain_args(args, name: str, seed: int) -> list[str]:
+    view, options, views, positives = VIEWS[name]
+    data = args.data_10 if positives else args.data
+    return ["--data", str(data), "--model", ENCODER, "--preset", "small", "--view", view, "--view-options",
+            json.dumps(options), "--views", str(views), "--epochs", str(args.epochs), "--batch-size", "128",
+            "--seed", str(seed), "--threads", str(args.threads), "--quiet",
+            "--out", str(args.out / "runs" / f"pretrain-{name}-s{seed}")] + (["--views-as-positives"] if positives else [])
+
+
+@torch.no_grad()
+def encoder_features(encode, dataset, normalize) -> torch.Tensor:
+    return torch.cat([encode(normalize(b)) for b in dataset.batches(256)])
+
+
+def probes(args, name: str, seed: int, splits: dict, normalize, sizes: dict) -> dict:
+    """Probe accuracies by labels fraction for one encoder (``name``: a view, ``random`` or ``stats``),
+    cached beside its run."""
+    from nngraph.lightning import ContrastivePretrainer
+    folder = args.out / "runs" / (f"pretrain-{name}-s{seed}" if name in VIEWS else f"{name}-s{seed}")
+    cache = folder / "probe.json"
+    if cache.is_file():
+        found = read_record(cache)
+        if all(str(f) in found for f in args.fractions):
+            return found
+    folder.mkdir(parents=True, exist_ok=True)
+    spec = splits["train"].spec
+    if name == "stats":
+        encode = lambda b: layer_statistics(*nngraph.layer_views(b))  # noqa: E731
+    else:
+        if name == "random":
+            torch.manual_seed(seed)
+            module = ContrastivePretrainer(spec, ENCODER, model_kwargs("small", ENCODER, {}), view="none")
+        else:
+            module = ContrastivePretrainer.load_from_checkpoint(folder / "checkpoints" / "last.ckpt",
+                                                                weights_only=True, map_location="cpu")
+        module.eval()
+        encode = module.encoder.invariants
+    feats = {s: encoder_features(encode, ds, normalize) for s, ds in splits.items()}
+    out = {}
+    for fraction in args.fractions:
+        n = sizes[fraction]
+        train = (feats["train"][:n], splits["train"].labels[:n])
+        out[str(fraction)] = probe(train, (feats["val"], splits["val"].labels), (feats["test"], splits["test"].labels),
+                                   splits["train"].num_classes)
+    atomic_write_bytes(cache, json.dumps(out, indent=1).encode())
+    return out
+
+
+def supervised(args, seed: int, n: int, pretrained: Path | None) -> float:
+    """Test accuracy of 60 epochs of `experiments.train` on the first ``n`` training objects: from the
+    pre-trained encoder (fine-tuning) or from scratch with signed aligned mixup."""
+    from .train import parser as train_parser, train
+    name = f"finetune-{args.finetune_view}" if pretrained else "supervised-mixup_signed_weight_matching"
+    argv = ["--data", str(args.data), "--model", ENCODER, "--preset", "small", "--epochs", "60", "--batch-size", "64",
+            "--warmup-steps", "0", "--seed", str(seed), "--threads", str(args.threads), "--quiet",
+            "--train-objects", str(n), "--out", str(args.out / "runs" / f"{name}-n{n}-s{seed}")]
+    argv += ["--pretrained", str(pretrained)] if pretrained else ["--augment", "mixup_signed_weight_matching"]
+    return train(train_parser().parse_args(argv))["test_acc"]
+
+
+def write(args, cells: dict) -> str:
+    rows = []
+    for (encoder, views, fraction, evaluation), values in sorted(cells.items()):
+        rows.append({"encoder": encoder, "views": views, "labels_fraction": fraction, "evaluation": evaluation,
+                     "n": len(values), "mean": f"{100 * statistics.mean(values):.2f}",
+                     "std": f"{100 * statistics.stdev(values):.2f}" if len(values) > 1 else ""})
+    args.out.mkdir(parents=True, exist_ok=True)
+    fields = ["encoder", "views", "labels_fraction", "evaluation", "n", "mean", "std"]
+    atomic_write_bytes(args.out / "table.csv", csv_text(rows, fields).encode())
+    lines = ["| encoder | views | labels | evaluation | test % (mean ± std, n) |", "|---|---|---|---|---|"]
+    for r in rows:
+        spread = f" ± {r['std']}" if r["std"] else ""
+        lines.append(f"| {r['encoder']} | {r['views']} | {float(r['labels_fraction']):.0%} | {r['evaluation']} | "
+                     f"{r['mean']}{spread} (n={r['n']}) |")
+    md = "\n".join(lines) + "\n"
+    atomic_write_bytes(args.out / "table.md", md.encode())
+    return md
+
+
+def main(argv=None) -> str:
+    ap = Parser(description=__doc__)
+    ap.add_argument("--data", type=Path, default=Path("results/inrs/fmnist2k-v1"))
+    ap.add_argument("--data-10", type=Path, default=Path("results/inrs/fmnist2k-v10"))
+    ap.add_argument("--views", nargs="+", choices=sorted(VIEWS), default=list(VIEWS))
+    ap.add_argument("--seeds", type=non_negative_int, nargs="+", default=[0, 1, 2])
+    ap.add_argument("--epochs", type=positive_int, default=20, help="pre-training epochs")
+    ap.add_argument("--fractions", type=positive_float, nargs="+", default=[0.1, 0.25, 1.0])
+    ap.add_argument("--evaluations", nargs="+", choices=("probe", "finetune", "supervised"),
+                    default=["probe", "finetune", "supervised"])
+    ap.add_argument("--finetune-view", choices=sorted(VIEWS), default="siren_negation+noise")
+    ap.add_argument("--threads", type=positive_int, default=1)
+    ap.add_argument("--out", type=Path, default=Path("results/ssl"))
+    args = ap.parse_args(argv)
+    if any(not 0 < f <= 1 for f in args.fractions):
+        raise ValueError(f"--fractions: expected fractions in (0, 1], got {args.fractions}")
+    torch.set_num_threads(args.threads)
+    from .pretrain import main as pretrain_main
+    splits = {s: nngraph.INRDataset(args.data, s) for s in ("train", "val", "test")}
+    normalize = nngraph.Normalize(splits["train"].stats)
+    total = len(splits["train"])
+    sizes = {f: max(1, round(f * total)) for f in args.fractions}
+    cells: dict = {}
+    for seed in args.seeds:  # seed-major: every view at n=1 first
+        for name in ("random", "stats"):
+            for f, r in probes(args, name, seed, splits, normalize, sizes).items():
+                cells.setdefault((name if name == "stats" else "dws (untrained)", "—", float(f), "linear probe"),
+                                 []).append(r["test"])
+        for name in args.views:
+            pretrain_main(pretrain_args(args, name, seed))
+            for f, r in probes(args, name, seed, splits, normalize, sizes).items():
+                cells.setdefault(("dws", name, float(f), "linear probe"), []).append(r["test"])
+            print(write(args, cells), flush=True)
+        for f in args.fractions:
+            if "finetune" in args.evaluations:
+                ckpt = args.out / "runs" / f"pretrain-{args.finetune_view}-s{seed}" / "checkpoints" / "last.ckpt"
+                if not ckpt.is_file():
+                    pretrain_main(pretrain_args(args, args.finetune_view, seed))
+                cells.setdefault(("dws", args.finetune_view, f, "fine-tune"), []).append(
+                    supervised(args, seed, sizes[f], ckpt))
+            if "supervised" in args.evaluations:
+                cells.setdefault(("dws (from scratch)", "mixup_signed_weight_matching", f, "supervised"), []).append(
+                    supervised(args, seed, sizes[f], None))
+            print(write(args, cells), flush=True)
+    return write(args, cells)
+
+
+if __name__ == "__main__":
+    keep_freed_memory()
+    run(main)
