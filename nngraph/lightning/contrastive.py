@@ -16,7 +16,8 @@ What "positive" means:
   two different INRs of the same object, each then augmented as above.
 
 Permutation alone is the null baseline: the encoders are invariant to it, so its two views give
-identical features and the loss cannot fall below its starting point by the augmentation's doing.
+identical features and the task is plain instance discrimination; whatever such an encoder learns,
+it learns without any augmentation's help.
 """
 from __future__ import annotations
 
