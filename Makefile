@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench scatter clean
+.PHONY: demo test bench api scatter clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,12 @@ bench: $(STAMP)
 	$(PY) -m experiments.benchmarks.augment
 	$(PY) -m experiments.benchmarks.models
 	$(PY) -m experiments.benchmarks.pretrain
+
+# The API reference from the docstrings (pdoc), into build/api (tests/test_api_reference.py builds it too)
+api: $(STAMP)
+	$(PY) -m pdoc nngraph nngraph.datasets nngraph.models nngraph.augment nngraph.lightning \
+		nngraph.lightning.classifier nngraph.lightning.data nngraph.lightning.contrastive \
+		nngraph.lightning.callbacks nngraph.lightning.checkpoints -o build/api
 
 # Optional speed-up: torch-scatter has no wheel on PyPI and builds from source (about 4 minutes).
 scatter: $(STAMP)

@@ -38,5 +38,6 @@ def link_data_to_model(parser) -> None:
     parser.link_arguments("data.num_classes", "model.num_classes", apply_on="instantiate")
 
 
-__all__ = ["WeightSpaceClassifier", "INRDataModule", "EpochLine", "RandomState", "Stopwatch", "AtomicCheckpointIO",
-           "loads", "resume_point", "ContrastivePretrainer", "nt_xent", "LOGGERS", "make_loggers", "link_data_to_model", "DEFAULT_LR", "DEFAULT_WARMUP"]
+# What loads with the package; the names of `_WHERE` load from their submodules on first use (their
+# reference pages: nngraph.lightning.classifier, .data, .contrastive, .callbacks, .checkpoints).
+__all__ = ["LOGGERS", "make_loggers", "link_data_to_model"]
