@@ -255,6 +255,7 @@ class DWSNet(nn.Module):
             if value not in allowed:
                 raise ValueError(f"{name}: expected one of {allowed}, got {value!r}")
         self.spec, self.num_classes, self.pooling, self.batch_norm = spec, num_classes, pooling, batch_norm
+        _check_size(spec, hidden_dim, num_layers, pooling)
         self.layers = nn.ModuleList([DWSLayer(spec, 1, hidden_dim, pooling)]
                                     + [DWSLayer(spec, hidden_dim, hidden_dim, pooling) for _ in range(num_layers)])
         self.norms = nn.ModuleList(PieceNorm(spec, hidden_dim) for _ in self.layers) if batch_norm == "equivariant" \
@@ -290,3 +291,22 @@ class DWSNet(nn.Module):
 
     def extra_repr(self) -> str:
         return f"spec={self.spec}, pooling={self.pooling!r}, batch_norm={self.batch_norm!r}"
+
+
+def _check_size(spec: nngraph.NetworkSpec, hidden_dim: int, num_layers: int, pooling: str) -> None:
+    """Refuse, before allocating, layers whose weights would not fit in this machine's memory: the
+    maps between weight spaces grow with products of the network's widths (a 784-32-32-10 MLP at
+    hidden width 32 needs tens of gigabytes). Sized on the meta device, on a copy of the spec (its
+    cached structure tensors stay real)."""
+    import os
+    copy = nngraph.NetworkSpec.from_dict(spec.to_dict())
+    with torch.device("meta"):
+        first = sum(p.numel() for p in DWSLayer(copy, 1, hidden_dim, pooling).parameters())
+        later = sum(p.numel() for p in DWSLayer(copy, hidden_dim, hidden_dim, pooling).parameters()) if num_layers else 0
+    total = first + num_layers * later
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    if 4 * total > memory:
+        biggest = "each hidden DWSLayer" if later > first else "the first DWSLayer"
+        raise ValueError(f"DWSNet: {spec} at hidden_dim {hidden_dim} needs {total:,} weights in its DWS layers "
+                         f"({4 * total / 2**30:,.0f} GiB in float32, {biggest} {max(first, later):,}; this machine has "
+                         f"{memory / 2**30:,.0f} GiB): a smaller hidden_dim, or a smaller network")

@@ -64,3 +64,10 @@ def test_fit_inrs_defaults_to_the_recipe_its_spec_names():
         spec = nngraph.NetworkSpec((2, 8, 8, 1), output_offset=offset)
         fit = nngraph.fit_inrs(coords, targets, spec, steps=0, seeds=[3, 4], progress=False)
         assert torch.equal(fit.params, init_flat(spec, torch.tensor([3, 4]), init)), init
+
+
+def test_dwsnet_on_a_wide_mlp_is_refused_before_allocating():
+    wide = nngraph.NetworkSpec((784, 32, 32, 10))
+    with pytest.raises(ValueError, match=r"DWSNet: .*784-32-32-10.* at hidden_dim \d+ needs [\d,]+ weights .* GiB"):
+        DWSNet(wide, 10)  # its defaults: hundreds of gigabytes
+    DWSNet(nngraph.NetworkSpec((2, 32, 32, 1)), 10, hidden_dim=8, num_layers=1)  # the INRs' size is fine
