@@ -30,3 +30,20 @@ def test_no_two_core_modules_import_each_other():
     for a, imports in core.items():
         for b in imports & set(core):
             assert a not in core[b], f"{a} and {b} import each other"
+
+
+def test_the_training_layer_sits_on_top():
+    """`nngraph.lightning` wires models, augmentations and data for Lightning: nothing below it
+    imports it (a core install has no Lightning), and it imports no experiment script."""
+    repo = NNGRAPH.parent
+    below = list(NNGRAPH.glob("*.py")) + list((NNGRAPH / "datasets").glob("*.py")) + \
+        list((repo / "models").glob("*.py")) + list((repo / "augment").glob("*.py"))
+    for path in below:
+        text = path.read_text()
+        assert "lightning" not in {a.name.split(".")[0] for n in ast.walk(ast.parse(text))
+                                   if isinstance(n, ast.Import) for a in n.names}, path
+        assert "nngraph.lightning" not in text and "from .lightning" not in text and "from ..lightning" not in text, path
+    for path in (NNGRAPH / "lightning").glob("*.py"):
+        assert "experiments" not in {n.module.split(".")[1] for n in ast.walk(ast.parse(path.read_text()))
+                                     if isinstance(n, ast.ImportFrom) and n.module and n.module.startswith("nngraph.")
+                                     and "." in n.module}, path
