@@ -91,11 +91,8 @@ def pretrain(args) -> dict:
         augment.build(v, num_classes=1, options={k: o for k, o in args.view_options.items() if k in split_names(v)})
     settings = identity(args)
     out = run_dir(args, settings)
-    lock = lock_folder(out)
-    try:
+    with lock_folder(out):  # the open lock file: one process per run folder
         return _pretrain(args, out, settings)
-    finally:
-        lock.close()
 
 
 def _pretrain(args, out: Path, settings: dict) -> dict:

@@ -29,7 +29,7 @@ class InUse(ValueError):
 def lock_folder(out: Path):
     """Hold ``out/.lock`` for the life of this process (the OS releases it when the process dies,
     however it dies); `InUse` naming the holder's pid if another process holds it. Returns the
-    open file, which must be kept."""
+    open file, which must be kept (``with lock_folder(out):`` holds it for the block)."""
     out.mkdir(parents=True, exist_ok=True)
     f = open(out / LOCK, "a+")
     try:

@@ -234,11 +234,8 @@ def train(args) -> dict:
     out = run_dir(args)
     if not _rank_zero():
         return _train(args, out, settings)
-    lock = lock_folder(out)  # refuses a second process on this folder, naming the first
-    try:
+    with lock_folder(out):  # refuses a second process on this folder, naming the first
         return _train(args, out, settings)
-    finally:
-        lock.close()
 
 
 def _train(args, out: Path, settings: dict) -> dict:
