@@ -183,8 +183,23 @@ def test_a_model_factory_that_returns_no_module_is_named(data):
         WeightSpaceClassifier(dm.spec, 10, model="not_a_module")
 
 
-def test_a_model_too_big_for_the_machine_is_refused_before_allocating(data):
+def test_a_dwsnet_too_big_for_the_machine_is_refused_before_allocating(data):
     import nngraph
     wide = nngraph.NetworkSpec((784, 32, 32, 10))  # DWSNet's layer-to-layer maps grow with the widths' product
-    with pytest.raises(ValueError, match=r"model: dws on .*784-32-32-10.* would hold [\d,]+ parameters .* GiB"):
+    with pytest.raises(ValueError, match=r"DWSNet: .*784-32-32-10.* needs [\d,]+ weights .* GiB"):
         WeightSpaceClassifier(wide, 10, model="dws")
+
+
+def test_any_registered_model_too_big_for_the_machine_is_refused_before_allocating(data, monkeypatch):
+    import torch
+    from nngraph.lightning import INRDataModule
+    built = []
+
+    def huge(spec, num_classes):  # 10^11 weights: 373 GiB, built for real only if the check lets it through
+        built.append(torch.empty(0).device.type)
+        return torch.nn.Linear(10**6, 10**5)
+    monkeypatch.setitem(models.MODELS, "huge", huge)
+    dm = INRDataModule(data)
+    with pytest.raises(ValueError, match=r"model: huge on .* would hold 100,000,100,000 parameters \(373 GiB"):
+        WeightSpaceClassifier(dm.spec, 10, model="huge")
+    assert built == ["meta"]  # sized on the meta device, never allocated
