@@ -195,6 +195,12 @@ def finished(out: Path, settings: dict, keys: tuple[str, ...] = IDENTITY) -> dic
 _STARTED = 0
 
 
+def count_training() -> None:
+    """Count a training (supervised or pre-training) as started in this process, for `provenance`."""
+    global _STARTED
+    _STARTED += 1
+
+
 def provenance(args) -> dict:
     """What a result was measured with beside its identity: package versions, threads, and how the
     run was launched (a fresh process, or in one that had trained others before)."""
@@ -258,8 +264,7 @@ def _train(args, out: Path, settings: dict) -> dict:
         print(f"{out}: no checkpoint to resume from; starting over", flush=True)
     if args.threads:
         torch.set_num_threads(args.threads)
-    global _STARTED
-    _STARTED += 1
+    count_training()
     L.seed_everything(args.seed, workers=True, verbose=False)
     dm = INRDataModule(args.data, views=args.views, batch_size=args.batch_size, augmentation=args.augment,
                        augment_options=args.augment_options, augment_on=args.augment_on, num_workers=args.num_workers,

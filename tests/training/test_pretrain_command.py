@@ -30,6 +30,9 @@ def test_a_finished_run_is_read_back_and_other_settings_are_refused(data, tmp_pa
         main(_argv(data, tmp_path / "run", "--view", "noise"))
     again = main(["--config", str(tmp_path / "run" / "config.yaml"), "--out", str(tmp_path / "again")])
     assert again["identity"] == first["identity"] and again["train_loss"] == first["train_loss"]  # bit for bit
+    counts = [int(r["provenance"]["launched"].split()[4]) if r["provenance"]["launched"] != "fresh process" else 0
+              for r in (first, again)]
+    assert counts[1] == counts[0] + 1  # each pre-training counts as one started in this process
 
 
 def test_an_interrupted_run_resumes_to_the_uninterrupted_result(data, tmp_path):
