@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 
 from nngraph.datasets.build import restore_copies
-from nngraph.datasets.shards import atomic_write_bytes, read_manifest
+from nngraph.datasets.shards import atomic_write_bytes, content_id, read_manifest
 
 from . import headline, trend
 from .cli import Parser, non_negative_int, positive_int, run
@@ -44,10 +44,11 @@ def cell(args, aug: str, views: int, size: int, seed: int, data: Path, full: int
 
 
 def datasets(args, views: int) -> list[tuple[Path, int]]:
-    """(folder, training objects) of each complete dataset of ``views`` views, the headline's first:
-    an N uses the first that holds it, so extending the data leaves the smaller cells as they are."""
+    """(folder, training objects) of each complete dataset of ``views`` views, the headline's first,
+    then its extensions: an N uses the first that holds it, so extending the data leaves the smaller
+    cells as they are."""
     found, first = [], None
-    for data in (headline.data_dir(args.runs, views), args.data_1 if views == 1 else args.data_10):
+    for data in (headline.data_dir(args.runs, views), *(args.data_1 if views == 1 else args.data_10)):
         m = read_manifest(data) if (data / "manifest.json").is_file() else {}
         if not m.get("complete"):
             continue
@@ -56,8 +57,9 @@ def datasets(args, views: int) -> list[tuple[Path, int]]:
                 any(m["splits"][s]["objects"] != first["splits"][s]["objects"] for s in ("val", "test")):
             raise ValueError(f"data: {data} is not an extension of {found[0][0]} (another recipe, or other "
                              "validation or test objects)")
-        if found and any(not (data / e["file"]).is_file() for e in m["shards"]):
-            restore_copies(data, found[0][0])  # its copies of the headline's INRs need not be committed twice
+        if found and any(not (data / e["file"]).is_file() for e in m["shards"]):  # copies need not be committed twice
+            restore_copies(data, next((d for d, _ in found if content_id(read_manifest(d)) == m.get("reuse")),
+                                      found[-1][0]))
         found.append((data, m["splits"]["train"]["count"]))
     return found
 
@@ -67,10 +69,12 @@ def main(argv=None):
     ap.add_argument("--sizes", type=positive_int, nargs="+", default=[500, 1000, 2000, 4000])
     ap.add_argument("--seeds", type=non_negative_int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--runs", type=Path, default=Path("results/inrs"), help="where the headline's datasets are")
-    ap.add_argument("--data-1", type=Path, default=None,
-                    help="the 1-view data for N above the headline's 2,000 (default: RUNS/fmnist4k-v1, made by "
-                         "fit_inrs ... --limit 2182 --extra-train 2000 --reuse RUNS/fmnist2k-v1)")
-    ap.add_argument("--data-10", type=Path, default=None, help="the same for 10 views (default: RUNS/fmnist4k-v10)")
+    ap.add_argument("--data-1", type=Path, nargs="+", default=None,
+                    help="the 1-view data for N above the headline's 2,000, smallest first (default: RUNS/fmnist4k-v1, "
+                         "made by fit_inrs ... --limit 2182 --extra-train 2000 --reuse RUNS/fmnist2k-v1; the paper-scale "
+                         "runs/inrs/fmnist55k-v1 extends it in turn)")
+    ap.add_argument("--data-10", type=Path, nargs="+", default=None,
+                    help="the same for 10 views (default: RUNS/fmnist4k-v10)")
     ap.add_argument("--headline", type=Path, default=Path("results/headline"), help="the headline's results")
     ap.add_argument("--out", type=Path, default=Path("results/scale"))
     ap.add_argument("--epochs", type=positive_int, nargs=2, default=[60, 20], metavar=("ONE_VIEW", "TEN_VIEWS"))
@@ -79,8 +83,8 @@ def main(argv=None):
     ap.add_argument("--aggregate-only", action="store_true")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
-    args.data_1 = args.data_1 or args.runs / "fmnist4k-v1"
-    args.data_10 = args.data_10 or args.runs / "fmnist4k-v10"
+    args.data_1 = args.data_1 or [args.runs / "fmnist4k-v1"]
+    args.data_10 = args.data_10 or [args.runs / "fmnist4k-v10"]
     cells, held = [], {views: datasets(args, views) for views in (1, 10)}
     for size in args.sizes:
         for aug, views in CELLS:

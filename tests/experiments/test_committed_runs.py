@@ -141,7 +141,7 @@ def test_every_committed_scale_cell_is_recognised_by_its_command_and_data(tmp_pa
     for f in FMNIST_4K_10.iterdir():
         (staged / f.name).symlink_to(f)
     args = argparse.Namespace(runs=RESULTS / "inrs", headline=RESULTS / "headline", out=RESULTS / "scale",
-                              epochs=[60, 20], threads=1, data_1=FMNIST_4K, data_10=staged)
+                              epochs=[60, 20], threads=1, data_1=[FMNIST_4K], data_10=[staged])
     held = {views: scale.datasets(args, views) for views in (1, 10)}  # as the command finds them (copies restored)
     for folder in SCALE_CELLS:
         if not (folder / "result.json").is_file():

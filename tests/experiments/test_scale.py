@@ -46,7 +46,26 @@ def test_sizes_above_the_headlines_data_take_its_extension_and_the_smaller_cells
 
     build_inrs("fmnist-subset", tmp_path / "other", limit=30, steps=2, progress=False)  # other validation objects
     with pytest.raises(ValueError, match="not an extension"):
-        scale.main(argv + ["--data-1", str(tmp_path / "other"), "--aggregate-only"])
+        scale.main(argv + ["--data-1", str(runs / "fmnist4k-v1"), str(tmp_path / "other"), "--aggregate-only"])
+
+
+def test_an_extension_of_an_extension_serves_the_largest_sizes_and_restores_its_copies_from_what_it_reused(tmp_path):
+    runs, headline = tmp_path / "inrs", tmp_path / "headline"
+    build_inrs("fmnist-subset", runs / "fmnist2k-v1", limit=24, steps=2, progress=False)  # 22 training objects
+    build_inrs("fmnist-subset", runs / "fmnist4k-v1", limit=24, extra_train=6, reuse=runs / "fmnist2k-v1",
+               steps=2, shard_size=8, progress=False)
+    big = tmp_path / "big"  # 34: the paper-scale data's place, extending the 28 in turn
+    m = build_inrs("fmnist-subset", big, limit=24, extra_train=12, reuse=runs / "fmnist4k-v1", steps=2, shard_size=8,
+                   progress=False)
+    copies = [e["file"] for e in m["shards"] if e["copied"]]
+    for f in copies:
+        (big / f).unlink()
+    argv = ["--runs", str(runs), "--headline", str(headline), "--out", str(tmp_path / "scale"), "--sizes", "28", "34",
+            "--seeds", "0", "--epochs", "1", "1", "--data-1", str(runs / "fmnist4k-v1"), str(big)]
+    scale.main(argv)
+    where = lambda n: json.loads((tmp_path / "scale" / "runs" / f"dws-none-v1-n{n}-s0" / "run.json").read_text())  # noqa: E731
+    assert str(runs / "fmnist4k-v1") in json.dumps(where(28)) and str(big) in json.dumps(where(34))
+    assert copies and all((big / f).is_file() for f in copies)  # restored from the 28, which it reused
 
 
 def test_the_headlines_ten_view_data_copies_view_0_from_its_one_view_data(tmp_path, monkeypatch):
