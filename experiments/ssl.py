@@ -2,6 +2,10 @@
 weight space, and what pre-training gives when labels are scarce.
 
     python -m experiments.ssl [--seeds 0 1 2] [--epochs 20] [--fractions 0.1 0.25 1.0]
+    python -m experiments.ssl --data runs/inrs/fmnist55k-v1 --labels 2000 --out results/ssl-55k ...
+
+The second form is the semi-supervised case: pre-training reads every training INR unlabelled,
+the evaluations only the first ``--labels`` objects' labels.
 
 On the headline's Fashion-MNIST data (2,000 training objects; its 10-view INRs where fitted views
 are the positives), DWSNet `small`: for each view (`VIEWS`) and seed, pre-train without labels
@@ -9,9 +13,14 @@ are the positives), DWSNet `small`: for each view (`VIEWS`) and seed, pre-train 
 `experiments.probe_features` (L2 strength chosen on validation) trained on the first 10%, 25% and
 100% of the training objects' labels. Beside it, the same probe on the untrained encoder (random
 features) and on hand-made weight statistics, and, for the fine-tuning view, supervised training
-(`experiments.train`, 60 epochs) from the pre-trained encoder and from scratch with signed aligned
-mixup (the best supervised augmentation here), on the same labels. Writes ``table.csv`` (encoder,
-views, labels fraction, evaluation, n, mean, std) and ``table.md``; every run folder is kept.
+(`experiments.train`, 60 epochs) on the same labels: from the pre-trained encoder without
+augmentation and with signed aligned mixup (the best supervised augmentation here), and from
+scratch with signed aligned mixup. Writes ``table.csv`` (encoder,
+views, labels fraction, evaluation, n, mean, std) and ``table.md``, and ``comparisons.{csv,md}``:
+each pre-trained view against the null view (permutation only) and the untrained encoder, and
+fine-tuning against supervised training from scratch, as differences of means with standard errors
+from within-cell variance pooled over the cells of one evaluation and labels fraction, and two-sided
+t tests on the pooled degrees of freedom. Every run folder is kept.
 """
 from __future__ import annotations
 
@@ -95,15 +104,19 @@ def probes(args, name: str, seed: int, splits: dict, normalize, sizes: dict) -> 
     return out
 
 
-def supervised(args, seed: int, n: int, pretrained: Path | None) -> float:
-    """Test accuracy of 60 epochs of `experiments.train` on the first ``n`` training objects: from the
-    pre-trained encoder (fine-tuning) or from scratch with signed aligned mixup."""
+BEST = "mixup_signed_weight_matching"  # the best supervised augmentation on this data
+
+
+def supervised(args, seed: int, n: int, pretrained: Path | None, augment: str = BEST) -> float:
+    """Test accuracy of 60 epochs of `experiments.train` on the first ``n`` training objects with
+    ``augment``: from the pre-trained encoder (fine-tuning) or from scratch."""
     from .train import parser as train_parser, train
-    name = f"finetune-{args.finetune_view}" if pretrained else "supervised-mixup_signed_weight_matching"
+    name = (f"finetune-{args.finetune_view}" + ("" if augment == "none" else f"-{augment}") if pretrained
+            else f"supervised-{augment}")
     argv = ["--data", str(args.data), "--model", ENCODER, "--preset", "small", "--epochs", "60", "--batch-size", "64",
             "--warmup-steps", "0", "--seed", str(seed), "--threads", str(args.threads), "--quiet",
             "--train-objects", str(n), "--out", str(args.out / "runs" / f"{name}-n{n}-s{seed}")]
-    argv += ["--pretrained", str(pretrained)] if pretrained else ["--augment", "mixup_signed_weight_matching"]
+    argv += (["--pretrained", str(pretrained)] if pretrained else []) + (["--augment", augment] if augment != "none" else [])
     return train(train_parser().parse_args(argv))["test_acc"]
 
 
@@ -126,6 +139,51 @@ def write(args, cells: dict) -> str:
     return md
 
 
+def difference(cells: dict, a, b) -> dict:
+    """Cell ``a`` minus cell ``b`` (percentage points) with its standard error and two-sided t-test p,
+    the variance pooled over every cell of ``a``'s and ``b``'s evaluations at their labels fraction
+    (three seeds give a noisy variance per cell; the cells of one evaluation share their noise) but
+    the weight statistics', whose features no seed changes."""
+    from scipy import stats
+    pool = [v for k, v in cells.items() if k[2] == a[2] and k[3] in (a[3], b[3]) and k[0] != "stats" and len(v) > 1]
+    df = sum(len(v) - 1 for v in pool)
+    s2 = sum((len(v) - 1) * statistics.variance(v) for v in pool) / df
+    d = statistics.mean(cells[a]) - statistics.mean(cells[b])
+    se = (s2 * (1 / len(cells[a]) + 1 / len(cells[b]))) ** 0.5
+    return {"difference": 100 * d, "se": 100 * se, "df": df, "p": 2 * stats.t.sf(abs(d / se), df)}
+
+
+def compare(args, cells: dict) -> str:
+    """What pre-training's views give, against the baselines the study has: ``comparisons.{csv,md}``."""
+    pairs = []
+    probe = sorted(k for k in cells if k[0] == "dws" and k[3] == "linear probe")
+    for key in probe:
+        base = {"permutation only": ("dws", "permutation", key[2], "linear probe"),
+                "untrained encoder": ("dws (untrained)", "—", key[2], "linear probe")}
+        pairs += [(key, name, ref) for name, ref in base.items() if ref in cells and ref != key]
+    for key in sorted(k for k in cells if k[3].startswith("fine-tune")):
+        ref = ("dws (from scratch)", BEST, key[2], "supervised")
+        if ref in cells:
+            pairs.append((key, "supervised from scratch", ref))
+    rows = []
+    for key, name, ref in pairs:
+        if min(len(cells[key]), len(cells[ref])) < 2:
+            continue
+        r = difference(cells, key, ref)
+        rows.append({"views": key[1], "labels_fraction": key[2], "evaluation": key[3], "against": name,
+                     "n": f"{len(cells[key])}/{len(cells[ref])}", "difference": f"{r['difference']:.2f}",
+                     "se": f"{r['se']:.2f}", "df": r["df"], "p": f"{r['p']:.3f}"})
+    if not rows:
+        return ""
+    atomic_write_bytes(args.out / "comparisons.csv", csv_text(rows).encode())
+    lines = ["| views | labels | evaluation | against | difference (points ± SE) | p | n |", "|---|---|---|---|---|---|---|"]
+    lines += [f"| {r['views']} | {float(r['labels_fraction']):.0%} | {r['evaluation']} | {r['against']} | "
+              f"{float(r['difference']):+.2f} ± {r['se']} | {r['p']} | {r['n']} |" for r in rows]
+    md = "\n".join(lines) + "\n"
+    atomic_write_bytes(args.out / "comparisons.md", md.encode())
+    return md
+
+
 def main(argv=None) -> str:
     ap = Parser(description=__doc__)
     ap.add_argument("--data", type=Path, default=Path("results/inrs/fmnist2k-v1"))
@@ -134,8 +192,12 @@ def main(argv=None) -> str:
     ap.add_argument("--seeds", type=non_negative_int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--epochs", type=positive_int, default=20, help="pre-training epochs")
     ap.add_argument("--fractions", type=positive_float, nargs="+", default=[0.1, 0.25, 1.0])
-    ap.add_argument("--evaluations", nargs="+", choices=("probe", "finetune", "supervised"),
-                    default=["probe", "finetune", "supervised"])
+    ap.add_argument("--labels", type=positive_int, default=None,
+                    help="labelled training objects at fraction 1 (the first ones; default: all): pre-training "
+                         "reads every training INR unlabelled, the probes and training the first labels x fraction")
+    ap.add_argument("--evaluations", nargs="+", choices=("probe", "finetune", "finetune_mixup", "supervised"),
+                    default=["probe", "finetune", "finetune_mixup", "supervised"],
+                    help="finetune: without augmentation; finetune_mixup: with the supervised arm's augmentation")
     ap.add_argument("--finetune-view", choices=sorted(VIEWS), default="siren_negation+noise")
     ap.add_argument("--threads", type=positive_int, default=1)
     ap.add_argument("--out", type=Path, default=Path("results/ssl"))
@@ -147,6 +209,9 @@ def main(argv=None) -> str:
     splits = {s: nngraph.INRDataset(args.data, s) for s in ("train", "val", "test")}
     normalize = nngraph.Normalize(splits["train"].stats)
     total = len(splits["train"])
+    if args.labels is not None and args.labels > total:
+        raise ValueError(f"--labels: {args.labels} is more than the {total} training objects of {args.data}")
+    total = args.labels or total
     sizes = {f: max(1, round(f * total)) for f in args.fractions}
     cells: dict = {}
     for seed in args.seeds:  # seed-major: every view at n=1 first
@@ -160,17 +225,21 @@ def main(argv=None) -> str:
                 cells.setdefault(("dws", name, float(f), "linear probe"), []).append(r["test"])
             print(write(args, cells), flush=True)
         for f in args.fractions:
-            if "finetune" in args.evaluations:
-                ckpt = args.out / "runs" / f"pretrain-{args.finetune_view}-s{seed}" / "checkpoints" / "last.ckpt"
-                if not ckpt.is_file():
-                    pretrain_main(pretrain_args(args, args.finetune_view, seed))
-                cells.setdefault(("dws", args.finetune_view, f, "fine-tune"), []).append(
-                    supervised(args, seed, sizes[f], ckpt))
+            ckpt = args.out / "runs" / f"pretrain-{args.finetune_view}-s{seed}" / "checkpoints" / "last.ckpt"
+            for evaluation, augment, label in (("finetune", "none", "fine-tune"),
+                                               ("finetune_mixup", BEST, "fine-tune + " + BEST)):
+                if evaluation in args.evaluations:
+                    if not ckpt.is_file():
+                        pretrain_main(pretrain_args(args, args.finetune_view, seed))
+                    cells.setdefault(("dws", args.finetune_view, f, label), []).append(
+                        supervised(args, seed, sizes[f], ckpt, augment))
             if "supervised" in args.evaluations:
-                cells.setdefault(("dws (from scratch)", "mixup_signed_weight_matching", f, "supervised"), []).append(
+                cells.setdefault(("dws (from scratch)", BEST, f, "supervised"), []).append(
                     supervised(args, seed, sizes[f], None))
             print(write(args, cells), flush=True)
-    return write(args, cells)
+    table, differences = write(args, cells), compare(args, cells)
+    print(differences)
+    return table + "\n" + differences
 
 
 if __name__ == "__main__":
