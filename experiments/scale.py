@@ -32,14 +32,14 @@ CELLS = (("none", 1), ("mixup_signed_weight_matching", 1), ("none", 10))
 MODEL = "dws"
 
 
-def cell(args, aug: str, views: int, size: int, seed: int, data: Path, full: int) -> argparse.Namespace:
+def cell(args, aug: str, views: int, size: int, seed: int, data: Path, full: int, model: str = MODEL) -> argparse.Namespace:
     """One cell's `experiments.train` arguments: the headline's own run on the headline's data at its
     full size, else the first ``size`` objects of ``data`` (holding ``full``) in a folder of its own."""
     base = argparse.Namespace(runs=args.runs, out=args.headline, epochs=args.epochs, threads=args.threads)
-    c = headline.cell_args(base, MODEL, aug, views, seed)
+    c = headline.cell_args(base, model, aug, views, seed)
     if size < full or data != headline.data_dir(args.runs, views):
         c.data, c.train_objects = str(data), size if size < full else None
-        c.out = str(args.out / "runs" / f"{MODEL}-{aug}-v{views}-n{size}-s{seed}")
+        c.out = str(args.out / "runs" / f"{model}-{aug}-v{views}-n{size}-s{seed}")
     return c
 
 
