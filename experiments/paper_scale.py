@@ -9,7 +9,7 @@ preset, batch 64, 60 epochs). DWSNet on all 55,000 objects: no augmentation and 
 at three seeds, plain mixup, aligned mixup and SIREN negation at two; the GNN on the first 16,000
 (a 55,000-object GNN cell is about 20 CPU-hours here): no augmentation and plain mixup at one seed.
 The cells are the scale study's (`experiments.scale`, same folders, ``<out>/runs/<model>-<augment>-v1-n<N>-s<seed>``),
-so its N = 55,000 and 16,000 points and this table share their runs; each resumes like
+so its N = 55,000 points and this table's DWSNet rows share their runs; each resumes like
 `experiments.train`, and cells run seed by seed, the table rewritten after each.
 """
 from __future__ import annotations
