@@ -51,6 +51,8 @@ def main(argv=None) -> str:
     ap.add_argument("--epochs", type=positive_int, default=60)
     ap.add_argument("--threads", type=positive_int, default=1, help="threads of each cell")
     ap.add_argument("--jobs", type=positive_int, default=1, help="cells at once, each in its own process")
+    ap.add_argument("--augmentations", nargs="+", default=None,
+                    help="train only these rows' cells (default: every row); the table reports every finished cell")
     ap.add_argument("--aggregate-only", action="store_true")
     args = ap.parse_args(argv)
     args.epochs = [args.epochs, None]  # scale.cell's (1 view, 10 views)
@@ -63,8 +65,12 @@ def main(argv=None) -> str:
     full = held[-1][1]
     todo = cells(args, args.data, full)
     ids = {str(args.data): table1.data_id(args.data)}
+    unknown = sorted(set(args.augmentations or []) - {aug for _, _, rows in CELLS for aug in rows})
+    if unknown:
+        raise ValueError(f"--augmentations: {', '.join(unknown)} not among this table's rows")
     if not args.aggregate_only:
-        train_cells(missing(todo, ids), args.jobs, after=lambda: write(args, todo, ids, full))
+        chosen = [c for c in todo if args.augmentations is None or c.augment in args.augmentations]
+        train_cells(missing(chosen, ids), args.jobs, after=lambda: write(args, todo, ids, full))
     md = write(args, todo, ids, full)
     print(md)
     return md

@@ -14,7 +14,12 @@ def test_the_paper_scale_table_and_the_scale_study_share_their_cells(tmp_path, m
     build_inrs("fmnist-subset", big, limit=24, extra_train=8, reuse=runs / "fmnist2k-v1", steps=2, progress=False)
     monkeypatch.setattr(paper_scale, "CELLS", (("dws", 10**6, {"none": 2, "mixup": 1}), ("rt", 25, {"none": 1})))
     common = ["--runs", str(runs), "--headline", str(tmp_path / "headline"), "--out", str(tmp_path / "scale")]
-    paper_scale.main(common + ["--data", str(big), "--table-out", str(tmp_path / "table1"), "--epochs", "1"])
+    table = ["--data", str(big), "--table-out", str(tmp_path / "table1"), "--epochs", "1"]
+    paper_scale.main(common + table + ["--augmentations", "mixup"])  # one row's cells first
+    assert sorted(p.name for p in (tmp_path / "scale" / "runs").iterdir()) == ["dws-mixup-v1-n30-s0"]
+    with pytest.raises(ValueError, match="--augmentations: translate not among"):
+        paper_scale.main(common + table + ["--augmentations", "translate"])
+    paper_scale.main(common + table)
     with open(tmp_path / "table1" / "fmnist-55k.csv") as f:
         rows = {(r["augment"], r["model"]): r for r in csv.DictReader(f)}
     assert rows[("none", "DWS")]["n"] == "2" and rows[("mixup", "DWS")]["n"] == "1"
