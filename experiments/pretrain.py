@@ -30,7 +30,7 @@ from .config import add_arguments as add_config_arguments, dump, parse, plugin_i
 from .cpu import keep_freed_memory
 from .presets import PRESETS, model_kwargs
 from .records import lock_folder, write_record
-from .train import RESULT, RUN, count_training, data_id, finished, provenance
+from .train import RESULT, RUN, data_id, finished, provenance, start_training
 
 # The settings that change a pre-training run's result, with its data's content id.
 IDENTITY = ("data_id", "model", "preset", "model_kwargs", "view", "second_view", "view_options", "views",
@@ -106,10 +106,7 @@ def _pretrain(args, out: Path, settings: dict) -> dict:
     resume = resume_point(out / "checkpoints")
     if resume is not None:
         print(f"{out}: resuming from {resume.name}", flush=True)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    count_training()
-    L.seed_everything(args.seed, workers=True, verbose=False)
+    start_training(args.threads, args.seed)
     dm = INRDataModule(args.data, views=args.views, batch_size=args.batch_size, train_objects=args.train_objects,
                        views_as_positives=args.views_as_positives)
     dm.setup("fit")

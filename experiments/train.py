@@ -195,10 +195,15 @@ def finished(out: Path, settings: dict, keys: tuple[str, ...] = IDENTITY) -> dic
 _STARTED = 0
 
 
-def count_training() -> None:
-    """Count a training (supervised or pre-training) as started in this process, for `provenance`."""
+def start_training(threads: int | None, seed: int) -> None:
+    """Start a training run (supervised or pre-training) in this process: its thread count and seed,
+    and counted as started, for `provenance`."""
+    import lightning as L
     global _STARTED
+    if threads:
+        torch.set_num_threads(threads)
     _STARTED += 1
+    L.seed_everything(seed, workers=True, verbose=False)
 
 
 def provenance(args) -> dict:
@@ -262,10 +267,7 @@ def _train(args, out: Path, settings: dict) -> dict:
         print(f"{out}: resuming from {resume.name}", flush=True)
     elif _rank_zero() and (out / "csv").is_dir():
         print(f"{out}: no checkpoint to resume from; starting over", flush=True)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    count_training()
-    L.seed_everything(args.seed, workers=True, verbose=False)
+    start_training(args.threads, args.seed)
     dm = INRDataModule(args.data, views=args.views, batch_size=args.batch_size, augmentation=args.augment,
                        augment_options=args.augment_options, augment_on=args.augment_on, num_workers=args.num_workers,
                        train_objects=args.train_objects)
