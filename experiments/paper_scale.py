@@ -8,9 +8,10 @@ so the 182 validation and 2,182 test INRs are the headline's. The headline's pro
 preset, batch 64, 60 epochs). DWSNet on all 55,000 objects: no augmentation and signed aligned mixup
 at three seeds, plain mixup, aligned mixup and SIREN negation at two; the GNN on the first 16,000
 (a 55,000-object GNN cell is about 20 CPU-hours here): no augmentation and plain mixup at one seed.
-The cells are the scale study's (`experiments.scale`, same folders, ``<out>/runs/<model>-<augment>-v1-n<N>-s<seed>``),
-so its N = 55,000 points and this table's DWSNet rows share their runs; each resumes like
-`experiments.train`, and cells run seed by seed, the table rewritten after each.
+The cells are the scale study's (`experiments.scale`, the same folders,
+``<out>/runs/<model>-<augment>-v1-n<N>-s<seed>``), so its N = 55,000 points and this table's
+DWSNet rows share their runs; each resumes like `experiments.train`, and cells run seed by seed,
+the table rewritten after each.
 """
 from __future__ import annotations
 
@@ -84,6 +85,7 @@ def write(args, todo: list, ids: dict, full: int) -> str:
             f"{args.epochs[0]} epochs, 1 view; test accuracy at the best validation epoch, mean ± std (n < 3 shown).")
     rows = [(label, aug) for label, aug in table1.ROWS if any(aug in r for _, _, r in CELLS)]
     return write_tables(aggregate(todo, ids), args.table_out, "fmnist", [1], ["dws", "rt"], note, rows, "fmnist-55k")
+
 
 if __name__ == "__main__":
     keep_freed_memory()

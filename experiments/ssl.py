@@ -15,12 +15,12 @@ are the positives), DWSNet `small`: for each view (`VIEWS`) and seed, pre-train 
 features) and on hand-made weight statistics, and, for the fine-tuning view, supervised training
 (`experiments.train`, 60 epochs) on the same labels: from the pre-trained encoder without
 augmentation and with signed aligned mixup (the best supervised augmentation here), and from
-scratch with signed aligned mixup. Writes ``table.csv`` (encoder,
-views, labels fraction, evaluation, n, mean, std) and ``table.md``, and ``comparisons.{csv,md}``:
-each pre-trained view against the null view (permutation only) and the untrained encoder, and
-fine-tuning against supervised training from scratch, as differences of means with standard errors
-from within-cell variance pooled over the cells of one evaluation and labels fraction, and two-sided
-t tests on the pooled degrees of freedom. Every run folder is kept.
+scratch with signed aligned mixup. Writes ``table.csv`` (encoder, views, labels fraction,
+evaluation, n, mean, std) and ``table.md``, and ``comparisons.{csv,md}``: each pre-trained view
+against the null view (permutation only) and the untrained encoder, and fine-tuning against
+supervised training from scratch, as differences of means with standard errors from within-cell
+variance pooled over the cells of one evaluation and labels fraction, and two-sided t tests on the
+pooled degrees of freedom. Every run folder is kept.
 """
 from __future__ import annotations
 
@@ -116,7 +116,8 @@ def supervised(args, seed: int, n: int, pretrained: Path | None, augment: str = 
     argv = ["--data", str(args.data), "--model", ENCODER, "--preset", "small", "--epochs", "60", "--batch-size", "64",
             "--warmup-steps", "0", "--seed", str(seed), "--threads", str(args.threads), "--quiet",
             "--train-objects", str(n), "--out", str(args.out / "runs" / f"{name}-n{n}-s{seed}")]
-    argv += (["--pretrained", str(pretrained)] if pretrained else []) + (["--augment", augment] if augment != "none" else [])
+    argv += ["--pretrained", str(pretrained)] if pretrained else []
+    argv += ["--augment", augment] if augment != "none" else []
     return train(train_parser().parse_args(argv))["test_acc"]
 
 
