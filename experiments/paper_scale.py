@@ -56,6 +56,9 @@ def main(argv=None) -> str:
                     help="train only these rows' cells (default: every row); the table reports every finished cell")
     ap.add_argument("--aggregate-only", action="store_true")
     args = ap.parse_args(argv)
+    unknown = sorted(set(args.augmentations or []) - {aug for _, _, rows in CELLS for aug in rows})
+    if unknown:
+        raise ValueError(f"--augmentations: {', '.join(unknown)} not among this table's rows")
     args.epochs = [args.epochs, None]  # scale.cell's (1 view, 10 views)
     torch.set_num_threads(args.threads)
     args.data_1, args.data_10 = [args.data], []
@@ -66,9 +69,6 @@ def main(argv=None) -> str:
     full = held[-1][1]
     todo = cells(args, args.data, full)
     ids = {str(args.data): table1.data_id(args.data)}
-    unknown = sorted(set(args.augmentations or []) - {aug for _, _, rows in CELLS for aug in rows})
-    if unknown:
-        raise ValueError(f"--augmentations: {', '.join(unknown)} not among this table's rows")
     if not args.aggregate_only:
         chosen = [c for c in todo if args.augmentations is None or c.augment in args.augmentations]
         train_cells(missing(chosen, ids), args.jobs, after=lambda: write(args, todo, ids, full))

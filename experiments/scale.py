@@ -47,7 +47,7 @@ def datasets(args, views: int) -> list[tuple[Path, int]]:
     """(folder, training objects) of each complete dataset of ``views`` views, the headline's first,
     then its extensions: an N uses the first that holds it, so extending the data leaves the smaller
     cells as they are."""
-    found, first = [], None
+    found, first, by_id = [], None, {}
     for data in (headline.data_dir(args.runs, views), *(args.data_1 if views == 1 else args.data_10)):
         m = read_manifest(data) if (data / "manifest.json").is_file() else {}
         if not m.get("complete"):
@@ -58,9 +58,9 @@ def datasets(args, views: int) -> list[tuple[Path, int]]:
             raise ValueError(f"data: {data} is not an extension of {found[0][0]} (another recipe, or other "
                              "validation or test objects)")
         if found and any(not (data / e["file"]).is_file() for e in m["shards"]):  # copies need not be committed twice
-            restore_copies(data, next((d for d, _ in found if content_id(read_manifest(d)) == m.get("reuse")),
-                                      found[-1][0]))
+            restore_copies(data, by_id.get(m.get("reuse"), found[-1][0]))  # from the dataset it reused
         found.append((data, m["splits"]["train"]["count"]))
+        by_id[content_id(m)] = data
     return found
 
 

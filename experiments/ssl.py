@@ -56,13 +56,18 @@ VIEWS = {
 ENCODER = "dws"
 
 
+def pretrain_dir(args, name: str, seed: int) -> Path:
+    """The run folder of the pre-training with view ``name`` and ``seed``."""
+    return args.out / "runs" / f"pretrain-{name}-s{seed}"
+
+
 def pretrain_args(args, name: str, seed: int) -> list[str]:
     view, options, views, positives = VIEWS[name]
     data = args.data_10 if positives else args.data
     return ["--data", str(data), "--model", ENCODER, "--preset", "small", "--view", view, "--view-options",
             json.dumps(options), "--views", str(views), "--epochs", str(args.epochs), "--batch-size", "128",
             "--seed", str(seed), "--threads", str(args.threads), "--quiet",
-            "--out", str(args.out / "runs" / f"pretrain-{name}-s{seed}")] + (["--views-as-positives"] if positives else [])
+            "--out", str(pretrain_dir(args, name, seed))] + (["--views-as-positives"] if positives else [])
 
 
 @torch.no_grad()
@@ -74,7 +79,7 @@ def probes(args, name: str, seed: int, splits: dict, normalize, sizes: dict) -> 
     """Probe accuracies by labels fraction for one encoder (``name``: a view, ``random`` or ``stats``),
     cached beside its run."""
     from nngraph.lightning import ContrastivePretrainer
-    folder = args.out / "runs" / (f"pretrain-{name}-s{seed}" if name in VIEWS else f"{name}-s{seed}")
+    folder = pretrain_dir(args, name, seed) if name in VIEWS else args.out / "runs" / f"{name}-s{seed}"
     cache = folder / "probe.json"
     if cache.is_file():
         found = read_record(cache)
@@ -226,7 +231,7 @@ def main(argv=None) -> str:
                 cells.setdefault(("dws", name, float(f), "linear probe"), []).append(r["test"])
             print(write(args, cells), flush=True)
         for f in args.fractions:
-            ckpt = args.out / "runs" / f"pretrain-{args.finetune_view}-s{seed}" / "checkpoints" / "last.ckpt"
+            ckpt = pretrain_dir(args, args.finetune_view, seed) / "checkpoints" / "last.ckpt"
             for evaluation, augment, label in (("finetune", "none", "fine-tune"),
                                                ("finetune_mixup", BEST, "fine-tune + " + BEST)):
                 if evaluation in args.evaluations:
