@@ -190,6 +190,43 @@ def compare(args, cells: dict) -> str:
     return md
 
 
+def against_baseline(args, cells: dict) -> str:
+    """This study's pre-trained probes against the same cells of another study (``--baseline``: its
+    ``table.csv``), e.g. pre-training on the paper-scale INRs against pre-training on 2,000, as
+    ``against-baseline.{csv,md}``: the variance pooled as in `difference` from both tables' cells
+    of each evaluation and labels fraction (the baseline's from its rows' n and std)."""
+    import csv
+    from scipy import stats
+    with open(args.baseline / "table.csv", newline="") as f:
+        base = {(r["encoder"], r["views"], float(r["labels_fraction"]), r["evaluation"]):
+                (int(r["n"]), float(r["mean"]) / 100, float(r["std"] or 0) / 100) for r in csv.DictReader(f)}
+    rows = []
+    for key, values in sorted(cells.items()):
+        if key[0] != "dws" or key not in base:
+            continue
+        pool = [(n, sd ** 2) for k, (n, _, sd) in base.items() if k[2:] == key[2:] and k[0] != "stats" and n > 1]
+        pool += [(len(v), statistics.variance(v)) for k, v in cells.items()
+                 if k[2:] == key[2:] and k[0] != "stats" and len(v) > 1]
+        df = sum(n - 1 for n, _ in pool)
+        s2 = sum((n - 1) * var for n, var in pool) / df
+        n_base, mean_base, _ = base[key]
+        d = statistics.mean(values) - mean_base
+        se = (s2 * (1 / len(values) + 1 / n_base)) ** 0.5
+        rows.append({"views": key[1], "labels_fraction": key[2], "evaluation": key[3], "n": f"{len(values)}/{n_base}",
+                     "difference": f"{100 * d:.2f}", "se": f"{100 * se:.2f}", "df": df,
+                     "p": f"{2 * stats.t.sf(abs(d / se), df):.3f}"})
+    if not rows:
+        return ""
+    atomic_write_bytes(args.out / "against-baseline.csv", csv_text(rows).encode())
+    lines = [f"Against {args.baseline}:", "", "| views | labels | evaluation | difference (points ± SE) | p | n |",
+             "|---|---|---|---|---|---|"]
+    lines += [f"| {r['views']} | {float(r['labels_fraction']):.0%} | {r['evaluation']} | "
+              f"{float(r['difference']):+.2f} ± {r['se']} | {r['p']} | {r['n']} |" for r in rows]
+    md = "\n".join(lines) + "\n"
+    atomic_write_bytes(args.out / "against-baseline.md", md.encode())
+    return md
+
+
 def main(argv=None) -> str:
     ap = Parser(description=__doc__)
     ap.add_argument("--data", type=Path, default=Path("results/inrs/fmnist2k-v1"))
@@ -207,6 +244,8 @@ def main(argv=None) -> str:
     ap.add_argument("--finetune-view", choices=sorted(VIEWS), default="siren_negation+noise")
     ap.add_argument("--threads", type=positive_int, default=1)
     ap.add_argument("--out", type=Path, default=Path("results/ssl"))
+    ap.add_argument("--baseline", type=Path, default=None,
+                    help="another study's folder (its table.csv) to compare the pre-trained probes against")
     args = ap.parse_args(argv)
     if any(not 0 < f <= 1 for f in args.fractions):
         raise ValueError(f"--fractions: expected fractions in (0, 1], got {args.fractions}")
@@ -244,6 +283,8 @@ def main(argv=None) -> str:
                     supervised(args, seed, sizes[f], None))
             print(write(args, cells), flush=True)
     table, differences = write(args, cells), compare(args, cells)
+    if args.baseline is not None:
+        differences += "\n" + against_baseline(args, cells)
     print(differences)
     return table + "\n" + differences
 

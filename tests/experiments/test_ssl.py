@@ -57,3 +57,26 @@ def test_the_study_probes_only_the_first_labels_when_told(tmp_path, monkeypatch)
         rows = list(csv.DictReader(f))
     assert {(r["encoder"], r["labels_fraction"]) for r in rows} == {
         (e, f) for e in ("dws", "dws (untrained)", "stats") for f in ("0.5", "1.0")}
+
+
+def test_a_study_is_compared_with_another_from_its_table(tmp_path):
+    import argparse
+    import csv
+    from nngraph.experiments.ssl import against_baseline
+    base = tmp_path / "base"
+    base.mkdir()
+    (base / "table.csv").write_text("encoder,views,labels_fraction,evaluation,n,mean,std\n"
+                                    "dws,x,0.1,linear probe,3,40.00,2.00\n"
+                                    "dws,y,0.1,linear probe,3,30.00,1.00\n"
+                                    "stats,—,0.1,linear probe,3,20.00,0.00\n")
+    cells = {("dws", "x", 0.1, "linear probe"): [0.43], ("dws", "z", 0.1, "linear probe"): [0.5, 0.6]}
+    args = argparse.Namespace(baseline=base, out=tmp_path / "out")
+    args.out.mkdir()
+    against_baseline(args, cells)
+    with open(args.out / "against-baseline.csv") as f:
+        (row,) = list(csv.DictReader(f))  # z has no baseline cell, stats is no pre-training
+    s2 = (2 * 2.0 ** 2 + 2 * 1.0 ** 2 + 1 * 10.0 ** 2 / 2) / 5  # both tables' cells at 10%, stats left out
+    se = math.sqrt(s2 * (1 + 1 / 3))
+    assert row["df"] == "5" and row["n"] == "1/3"
+    assert float(row["difference"]) == pytest.approx(3.0) and float(row["se"]) == pytest.approx(se, abs=0.005)
+    assert float(row["p"]) == pytest.approx(2 * stats.t.sf(3.0 / se, 5), abs=0.0005)
