@@ -207,8 +207,9 @@ def start_training(threads: int | None, seed: int) -> None:
 
 
 def provenance(args) -> dict:
-    """What a result was measured with beside its identity: package versions, threads, and how the
-    run was launched (a fresh process, or in one that had trained others before)."""
+    """What a result was measured with beside its identity: package versions, threads, the processor
+    and torch's CPU kernel level (the same run under AVX2 and under the scalar kernels differs from
+    its first epoch), and how the run was launched (a fresh process, or after other trainings)."""
     import platform
     from importlib.metadata import PackageNotFoundError, version
 
@@ -220,15 +221,19 @@ def provenance(args) -> dict:
     packages = {n: installed(n) for n in ("torch", "lightning", "torch-geometric", "torch-scatter", "numpy", "scipy",
                                           "safetensors", "nngraph")}
     return {"python": platform.python_version(), "packages": packages, "threads": torch.get_num_threads(),
-            "machine": platform.machine(), "processor": _cpu_name(), "launched": "fresh process" if _STARTED == 1
+            "machine": platform.machine(), "processor": _cpu_name(),
+            "cpu_capability": torch.backends.cpu.get_cpu_capability(), "launched": "fresh process" if _STARTED == 1
             else f"in a process after {_STARTED - 1} other trainings", "argv": sys.argv}
 
 
 def _cpu_name() -> str:
+    """The model name with its family and model numbers (a virtual machine's name may say only "AMD EPYC")."""
     try:
-        return next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                    if line.startswith("model name"))
-    except (OSError, StopIteration):
+        fields = dict(line.split(":", 1) for line in Path("/proc/cpuinfo").read_text().split("\n\n")[0].splitlines()
+                      if ":" in line)
+        fields = {k.strip(): v.strip() for k, v in fields.items()}
+        return f"{fields['model name']} (family {fields.get('cpu family', '?')}, model {fields.get('model', '?')})"
+    except (OSError, KeyError):
         import platform
         return platform.processor()
 

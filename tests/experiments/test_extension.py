@@ -62,6 +62,7 @@ def test_options_from_a_yaml_file_with_flags_overriding_and_the_resolved_configu
     import torch
     made = result["provenance"]  # what a rerun elsewhere needs to explain a difference
     assert made["packages"]["torch"] == torch.__version__ and made["packages"]["lightning"] and made["python"]
+    assert made["cpu_capability"] == torch.backends.cpu.get_cpu_capability()  # AVX2, AVX512, DEFAULT, ...
     assert made["threads"] == torch.get_num_threads() and made["launched"] in (
         "fresh process", *(f"in a process after {n} other trainings" for n in range(1, 100)))
     saved = yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())
