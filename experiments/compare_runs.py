@@ -6,7 +6,8 @@ Pairs the run folders of the same name under FIRST and SECOND (``<cell>-s<seed>`
 ``run.json`` and ``result.json``), refuses a pair whose settings differ (naming the keys: a rerun
 must be the same run), and writes per cell both sets' test accuracy (mean ± std over seeds), each
 seed's difference, the mean paired difference with its standard error (the std of the differences
-over sqrt(n)) and a paired t test, and the same over every pair. Folders in one set only are named.
+over sqrt(n)) and a paired t test, and the same over every pair. Folders finished in the second set
+only are named, those of the first not rerun counted (a rerun may cover part of a table).
 """
 from __future__ import annotations
 
@@ -35,9 +36,17 @@ def finished(folder: Path) -> dict[str, tuple[dict, float]]:
     return out
 
 
-def pairs(first: Path, second: Path) -> tuple[dict[str, list[tuple[int, float, float]]], list[str]]:
-    """({cell: [(seed, first %, second %)]}, folder names finished in one set only)."""
-    a, b = finished(first), finished(second)
+def by_cell(runs: dict[str, tuple[dict, float]]) -> dict[str, list[float]]:
+    """{cell: test accuracies over its seeds} of `finished`'s runs."""
+    out: dict = {}
+    for name, (_, acc) in runs.items():
+        out.setdefault(SEED.match(name)["cell"], []).append(acc)
+    return out
+
+
+def pairs(first: Path, second: Path, a: dict, b: dict) -> tuple[dict[str, list[tuple[int, float, float]]], tuple[list, list]]:
+    """({cell: [(seed, first %, second %)]}, (folder names finished in the first set only, in the second only))
+    from `finished` ``a`` of ``first`` and ``b`` of ``second``."""
     cells: dict = {}
     for name in sorted(a.keys() & b.keys()):
         differ = sorted(k for k in a[name][0].keys() | b[name][0].keys() if a[name][0].get(k) != b[name][0].get(k))
@@ -45,7 +54,7 @@ def pairs(first: Path, second: Path) -> tuple[dict[str, list[tuple[int, float, f
             raise ValueError(f"{second / name}: not a rerun of {first / name}; its settings differ in {', '.join(differ)}")
         m = SEED.match(name)
         cells.setdefault(m["cell"], []).append((int(m["seed"]), a[name][1], b[name][1]))
-    return cells, sorted(a.keys() ^ b.keys())
+    return cells, (sorted(a.keys() - b.keys()), sorted(b.keys() - a.keys()))
 
 
 def paired(diffs: list[float]) -> tuple[float, float, float | None]:
@@ -60,16 +69,17 @@ def paired(diffs: list[float]) -> tuple[float, float, float | None]:
 
 
 def table(first: Path, second: Path) -> str:
-    cells, alone = pairs(first, second)
+    a, b = finished(first), finished(second)
+    cells, alone = pairs(first, second, a, b)
     if not cells:
         raise ValueError(f"runs: no finished run folder is in both {first} and {second}")
 
-    def spread(values):
-        return f"{statistics.mean(values):.2f} ± {statistics.stdev(values) if len(values) > 1 else 0.0:.2f}"
+    def spread(values):  # no std of one value
+        return f"{statistics.mean(values):.2f}" + (f" ± {statistics.stdev(values):.2f}" if len(values) > 1 else "")
 
     def test(diffs):
         mean, se, p = paired(diffs)
-        return f"{mean:+.2f} ± {se:.2f}", "" if p is None else f"{p:.2f}"
+        return (f"{mean:+.2f} ± {se:.2f}", f"{p:.2f}") if p is not None else (f"{mean:+.2f}", "")
 
     lines = [f"Test %, `{first}` (first) against `{second}` (second), the same settings, paired by seed; "
              "difference second - first, mean ± one standard error (std of the paired differences / sqrt(n)), "
@@ -87,10 +97,19 @@ def table(first: Path, second: Path) -> str:
         lines.append(f"| {cell} | {len(runs)} | {spread([a for _, a, _ in runs])} | {spread([b for _, _, b in runs])} | "
                      f"{per_seed} | {diff} | {p} | {same}/{len(runs)} |")
     diff, p = test(every)
-    lines += ["", f"Every pair (n={len(every)}): {diff} points, p = {p or '-'}; mean absolute difference "
-              f"{statistics.mean(abs(d) for d in every):.2f}."]
-    if alone:
-        lines.append(f"Finished in one set only: {', '.join(alone)}.")
+    lines += ["", f"Every pair (n={len(every)}): {diff} points" + (f", p = {p}" if p else "") +
+              f"; mean absolute difference {statistics.mean(abs(d) for d in every):.2f}."]
+    seeds = [v for cell, v in by_cell(a).items() if cell in cells and len(v) > 1]  # every seed of the first set
+    if seeds:  # an independent redraw of a cell differs from it by sqrt(2) seed stds, on average (in rms)
+        seed_sd = math.sqrt(sum((len(v) - 1) * statistics.variance(v) for v in seeds) / sum(len(v) - 1 for v in seeds))
+        rms = math.sqrt(statistics.mean(d * d for d in every))
+        lines.append(f"Were each rerun an independent draw of its cell, its differences would have a root mean "
+                     f"square of sqrt(2) x the seed std: {math.sqrt(2) * seed_sd:.2f} (the first set's seed std "
+                     f"pooled over these cells, all its seeds, {seed_sd:.2f}); measured {rms:.2f}.")
+    if alone[1]:
+        lines.append(f"Finished in the second set only: {', '.join(alone[1])}.")
+    if alone[0]:
+        lines.append(f"{len(alone[0])} run(s) of the first set not (yet) in the second.")
     return "\n".join(lines) + "\n"
 
 

@@ -21,6 +21,7 @@ def test_a_rerun_is_compared_cell_by_cell_with_paired_differences(tmp_path):
         _run(first, f"dws-mixup-v1-s{seed}", a)
         _run(second, f"dws-mixup-v1-s{seed}", b)
     _run(first, "dws-noise-v1-s0", 0.3)  # not rerun
+    _run(second, "dws-dropout-v1-s0", 0.3)  # only rerun
     (second / "dws-noise-v1-s1").mkdir()  # unfinished: no result
     md = compare_runs.main([str(first), str(second), "--out", str(tmp_path / "t.md")])
     assert (tmp_path / "t.md").read_text() == md
@@ -29,7 +30,10 @@ def test_a_rerun_is_compared_cell_by_cell_with_paired_differences(tmp_path):
     assert rows["dws-mixup-v1"][4] == "s0 +2.00, s1 +3.00, s2 +1.00"
     assert rows["dws-mixup-v1"][5] == "+2.00 ± 0.58"  # std 1 / sqrt 3
     assert rows["dws-mixup-v1"][6] == "0.07"  # t = 3.46 on 2 degrees of freedom
-    assert "Every pair (n=6): +1.00 ± 0.52 points" in md and "one set only: dws-noise-v1-s0" in md
+    assert "Every pair (n=6): +1.00 ± 0.52 points, p = 0.11" in md
+    # seed stds 2 and 1 pool to sqrt(2.5); the differences' rms is sqrt(14 / 6)
+    assert "sqrt(2) x the seed std: 2.24 (the first set's seed std pooled over these cells, all its seeds, 1.58); measured 1.53" in md
+    assert "second set only: dws-dropout-v1-s0." in md and "1 run(s) of the first set not (yet) in the second" in md
 
 
 def test_folders_with_other_settings_are_refused_by_key(tmp_path):
@@ -42,3 +46,11 @@ def test_folders_with_other_settings_are_refused_by_key(tmp_path):
     (tmp_path / "c").mkdir()
     with pytest.raises(ValueError, match="no finished run folder is in both"):
         compare_runs.main([str(tmp_path / "a"), str(tmp_path / "c")])
+
+
+def test_one_pair_shows_no_spread(tmp_path):
+    _run(tmp_path / "a", "dws-scale-v1-s0", 0.30)
+    _run(tmp_path / "b", "dws-scale-v1-s0", 0.31)
+    md = compare_runs.main([str(tmp_path / "a"), str(tmp_path / "b")])
+    assert "| dws-scale-v1 | 1 | 30.00 | 31.00 | s0 +1.00 | +1.00 |  | 0/1 |" in md
+    assert "Every pair (n=1): +1.00 points; mean absolute difference 1.00." in md
