@@ -139,10 +139,14 @@ def _gaps(est: dict, headline_epochs) -> list[str]:
             r, se = trend.share(a, m, target)
             line += f"; signed aligned mixup recovers {100 * r:.0f} ± {100 * se:.0f}% of it"
         out.append(line + ".")
-    if one in gaps and len(gaps) > 1:  # (T - A_e) / (T - A_one) = 1 - the share that training longer recovers
-        r, se = trend.share(est[(("none", 1), one)], est[(("none", 1), lengths[-1])], target)
-        out.append(f"- At equal steps ({lengths[-1]} epochs) {100 * (1 - r):.0f} ± {100 * se:.0f}% of the "
-                   f"{one}-epoch gap remains (delta method).")
+    for aug in AUGS:  # (T - A_long) / (T - A_one) = 1 - the share that training longer recovers
+        short, long = est.get(((aug, 1), one)), est.get(((aug, 1), lengths[-1]))
+        if short and long and lengths[-1] != one and target[0] != short[0]:
+            r, se = trend.share(short, long, target)
+            out.append(f"- {LABEL[aug].capitalize()}: 10 views are {target[0] - short[0]:+.2f} ± "
+                       f"{math.hypot(target[1], short[1]):.2f} points ahead at {one} epochs, {target[0] - long[0]:+.2f} "
+                       f"± {math.hypot(target[1], long[1]):.2f} at equal steps ({lengths[-1]} epochs): "
+                       f"{100 * (1 - r):.0f} ± {100 * se:.0f}% of that gap remains (delta method).")
     return [""] + out
 
 

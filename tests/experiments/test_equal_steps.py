@@ -24,7 +24,9 @@ def test_the_one_view_cells_train_as_many_steps_as_the_ten_view_ones(tmp_path, m
     assert rows[("none", "1", "14")]["steps"] == "28" and rows[("mixup_signed_weight_matching", "1", "14")]["steps"] == "28"
     assert (tmp_path / "eq" / "runs" / "dws-none-v1-e14-s1" / "result.json").is_file()
     assert (tmp_path / "headline" / "runs" / "dws-none-v10-s0" / "result.json").is_file()
-    assert "At equal steps (14 epochs)" in md and "the 10-view gap is" in md
+    assert "the 10-view gap is" in md
+    assert "- None: 10 views are" in md and "- Signed aligned mixup: 10 views are" in md
+    assert "at equal steps (14 epochs)" in md
     assert equal_steps.main(argv + ["--aggregate-only"]) == md  # read back, not rerun
 
 
