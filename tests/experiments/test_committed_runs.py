@@ -225,3 +225,32 @@ def test_every_committed_shape_cell_is_recognised_by_its_command_and_data():
             assert differences(recorded, identity(cell, recorded["data_id"])) == "", folder
             subset_ids[views].add(recorded["data_id"])
     assert all(len(ids) <= 1 for ids in subset_ids.values())  # each views setting trained on one dataset
+
+
+EQUAL_STEPS_CELLS = sorted((RESULTS / "equal-steps" / "runs").glob("*-v1-e*-s*"))
+
+
+@pytest.mark.skipif(not EQUAL_STEPS_CELLS, reason="no committed equal-steps runs")
+def test_every_committed_equal_steps_cell_is_recognised_by_its_command_and_data():
+    from nngraph.experiments import equal_steps
+    epochs = equal_steps.equal_epochs(RESULTS / "inrs", 20)
+    args = argparse.Namespace(runs=RESULTS / "inrs", out=RESULTS / "equal-steps", headline=RESULTS / "headline",
+                              headline_epochs=[60, 20], seeds=[0, 1, 2], threads=1)
+    cells = {Path(c.out): c for _, e, c in equal_steps.cells(args, epochs) if e == epochs}
+    fmnist_id, checked = data_id(FMNIST), 0
+    for folder in EQUAL_STEPS_CELLS:
+        if (folder / "result.json").is_file():
+            assert differences(recorded_identity(folder), identity(cells[folder], fmnist_id)) == "", folder
+            checked += 1
+    assert checked >= 2 and epochs == 201
+
+
+RERUN_CELLS = sorted((RESULTS / "table1" / "modelnet10-rerun" / "runs").glob("*-v*-s*"))
+
+
+@pytest.mark.skipif(not RERUN_CELLS, reason="no committed reruns")
+def test_every_committed_rerun_is_the_run_it_reruns():
+    for folder in RERUN_CELLS:
+        if (folder / "result.json").is_file():
+            first = RESULTS / "table1" / "modelnet10" / "runs" / folder.name
+            assert recorded_identity(folder) == recorded_identity(first), folder
