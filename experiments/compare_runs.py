@@ -11,7 +11,6 @@ only are named, those of the first not rerun counted (a rerun may cover part of 
 """
 from __future__ import annotations
 
-import json
 import math
 import re
 import statistics
@@ -20,6 +19,7 @@ from pathlib import Path
 from nngraph.datasets.shards import atomic_write_bytes
 
 from .cli import Parser, run
+from .records import read_record
 
 SEED = re.compile(r"^(?P<cell>.+)-s(?P<seed>\d+)$")
 
@@ -31,8 +31,8 @@ def finished(folder: Path) -> dict[str, tuple[dict, float]]:
     out = {}
     for run_dir in sorted(folder.iterdir()):
         if (run_dir / "result.json").is_file() and (run_dir / "run.json").is_file() and SEED.match(run_dir.name):
-            settings = json.loads((run_dir / "run.json").read_text())
-            out[run_dir.name] = (settings, 100 * json.loads((run_dir / "result.json").read_text())["test_acc"])
+            accuracy = 100 * read_record(run_dir / "result.json")["test_acc"]
+            out[run_dir.name] = (read_record(run_dir / "run.json"), accuracy)
     return out
 
 
