@@ -54,6 +54,8 @@ def main(argv=None) -> str:
     ap.add_argument("--jobs", type=positive_int, default=1, help="cells at once, each in its own process")
     ap.add_argument("--augmentations", nargs="+", default=None,
                     help="train only these rows' cells (default: every row); the table reports every finished cell")
+    ap.add_argument("--models", nargs="+", choices=[m for m, _, _ in CELLS], default=None,
+                    help="train only these models' cells (default: both)")
     ap.add_argument("--aggregate-only", action="store_true")
     args = ap.parse_args(argv)
     unknown = sorted(set(args.augmentations or []) - {aug for _, _, rows in CELLS for aug in rows})
@@ -70,7 +72,8 @@ def main(argv=None) -> str:
     todo = cells(args, args.data, full)
     ids = {str(args.data): table1.data_id(args.data)}
     if not args.aggregate_only:
-        chosen = [c for c in todo if args.augmentations is None or c.augment in args.augmentations]
+        chosen = [c for c in todo if (args.augmentations is None or c.augment in args.augmentations)
+                  and (args.models is None or c.model in args.models)]
         train_cells(missing(chosen, ids), args.jobs, after=lambda: write(args, todo, ids, full))
     md = write(args, todo, ids, full)
     print(md)

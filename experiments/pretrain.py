@@ -99,7 +99,7 @@ def _pretrain(args, out: Path, settings: dict) -> dict:
     import lightning as L
     from lightning.pytorch.callbacks import ModelCheckpoint
     from nngraph.lightning import (AtomicCheckpointIO, ContrastivePretrainer, EpochLine, INRDataModule, RandomState,
-                                   Stopwatch, resume_point)
+                                   Sessions, Stopwatch, resume_point)
     result = finished(out, settings, IDENTITY)
     if result is not None:
         return result
@@ -119,8 +119,9 @@ def _pretrain(args, out: Path, settings: dict) -> dict:
                                    normalize=dm.normalize)
     last = ModelCheckpoint(dirpath=out / "checkpoints", filename="last", monitor=None, save_top_k=1,
                            enable_version_counter=False)
-    stopwatch = Stopwatch()
-    callbacks = [last, stopwatch, RandomState()] + ([EpochLine(f"pretrain {args.view}")] if args.epoch_lines else [])
+    stopwatch, sessions = Stopwatch(), Sessions(provenance(args))
+    callbacks = [last, stopwatch, sessions, RandomState()]
+    callbacks += [EpochLine(f"pretrain {args.view}")] if args.epoch_lines else []
     trainer = L.Trainer(max_epochs=args.epochs, accelerator="cpu", devices=1, callbacks=callbacks,
                         logger=make_loggers(args.loggers, out), limit_train_batches=args.limit_train_batches,
                         enable_progress_bar=not args.quiet, enable_model_summary=not args.quiet, log_every_n_steps=1,
@@ -133,7 +134,7 @@ def _pretrain(args, out: Path, settings: dict) -> dict:
     result = {"train_loss": metrics.get("train_loss"), "val_loss": metrics.get("val_loss"),
               "checkpoint": "last.ckpt", "epochs": trainer.current_epoch, "seconds": round(stopwatch.seconds, 1),
               "config": vars(args), "identity": settings, "data_id": settings["data_id"], "num_train": len(dm.train),
-              "provenance": provenance(args)}
+              "provenance": {**provenance(args), "sessions": sessions.sessions}}
     write_record(out / RESULT, result)
     if not args.quiet:
         print(f"pre-trained in {time.time() - start:.0f} s -> {out / 'checkpoints' / 'last.ckpt'}", flush=True)

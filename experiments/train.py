@@ -258,7 +258,7 @@ def _train(args, out: Path, settings: dict) -> dict:
     import lightning as L  # here, not at the top: --help and argument errors need none of it
     from lightning.pytorch.callbacks import ModelCheckpoint
     from lightning.pytorch.utilities.exceptions import MisconfigurationException
-    from nngraph.lightning import (AtomicCheckpointIO, EpochLine, INRDataModule, RandomState, Stopwatch,
+    from nngraph.lightning import (AtomicCheckpointIO, EpochLine, INRDataModule, RandomState, Sessions, Stopwatch,
                                    WeightSpaceClassifier, resume_point)
     result = finished(out, settings)
     if result is not None:
@@ -297,8 +297,8 @@ def _train(args, out: Path, settings: dict) -> dict:
     # saves, so a resumed run would repeat the epochs since its last improvement).
     last_epoch = ModelCheckpoint(dirpath=out / "checkpoints", filename="last", monitor=None, save_top_k=1,
                                  enable_version_counter=False)
-    stopwatch = Stopwatch()
-    callbacks = [ckpt, last_epoch, stopwatch, RandomState()]
+    stopwatch, sessions = Stopwatch(), Sessions(provenance(args))
+    callbacks = [ckpt, last_epoch, stopwatch, sessions, RandomState()]
     callbacks += [EpochLine(f"{args.model} {args.augment}")] if args.epoch_lines else []
     loggers = make_loggers(args.loggers, out)  # a new version per (re)start
     for logger in loggers:  # beside the module's and the data module's (augmentation) hyperparameters
@@ -322,7 +322,7 @@ def _train(args, out: Path, settings: dict) -> dict:
         if not args.quiet:
             print(f"configuration ({out / 'config.yaml'}):\n{resolved}", flush=True)
     trainer.fit(module, datamodule=dm, ckpt_path=resume)
-    trained = stopwatch.seconds
+    trained, history = stopwatch.seconds, sessions.sessions  # before testing loads the best epoch's checkpoint
     start = time.time()
     tested = trainer.test(module, datamodule=dm, ckpt_path="best", verbose=False)[0]
     result = {
@@ -330,7 +330,8 @@ def _train(args, out: Path, settings: dict) -> dict:
         "best_val_acc": float(ckpt.best_model_score), "best_checkpoint": Path(ckpt.best_model_path).name,
         "epochs": trainer.current_epoch, "seconds": round(trained + time.time() - start, 1),
         "config": {k: v for k, v in vars(args).items()}, "identity": settings, "data_id": settings["data_id"],
-        "num_train": len(dm.train), "device": str(module.device), "provenance": provenance(args),
+        "num_train": len(dm.train), "device": str(module.device),
+        "provenance": {**provenance(args), "sessions": history},  # this process's, and every session's
     }
     if not trainer.is_global_zero:  # under DDP, one process reports
         return {**result, "rank": trainer.global_rank}

@@ -1,5 +1,5 @@
-"""Callbacks of a training run: its time over every session and its random streams travel in the
-checkpoint; one line per epoch with elapsed time and an estimate of the rest."""
+"""Callbacks of a training run: its time over every session, the sessions themselves and its random
+streams travel in the checkpoint; one line per epoch with elapsed time and an estimate of the rest."""
 from __future__ import annotations
 
 import random
@@ -26,6 +26,25 @@ class Stopwatch(L.Callback):
 
     def load_state_dict(self, state: dict) -> None:
         self.before, self.start = float(state.get("seconds", 0.0)), time.time()
+
+
+class Sessions(L.Callback):
+    """The processes a run trained in, each with the epoch it started from and what it ran on (``about``:
+    versions, processor, command line): the list travels in the checkpoint, so a resumed run's result
+    describes every session, not only the last. A run resumed from a checkpoint older than this record
+    lists its sessions from that resume on: its first recorded session then starts past epoch 0."""
+
+    def __init__(self, about: dict):
+        self.about, self.sessions = about, []
+
+    def on_train_start(self, trainer, pl_module) -> None:
+        self.sessions.append({"from_epoch": trainer.current_epoch, **self.about})
+
+    def state_dict(self) -> dict:
+        return {"sessions": self.sessions}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.sessions = list(state.get("sessions", []))
 
 
 class RandomState(L.Callback):

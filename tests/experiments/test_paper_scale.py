@@ -17,6 +17,9 @@ def test_the_paper_scale_table_and_the_scale_study_share_their_cells(tmp_path, m
     table = ["--data", str(big), "--table-out", str(tmp_path / "table1"), "--epochs", "1"]
     paper_scale.main(common + table + ["--augmentations", "mixup"])  # one row's cells first
     assert sorted(p.name for p in (tmp_path / "scale" / "runs").iterdir()) == ["dws-mixup-v1-n30-s0"]
+    paper_scale.main(common + table + ["--augmentations", "none", "--models", "rt"])  # one model's row
+    assert sorted(p.name for p in (tmp_path / "scale" / "runs").iterdir()) == ["dws-mixup-v1-n30-s0",
+                                                                              "rt-none-v1-n25-s0"]
     with pytest.raises(ValueError, match="--augmentations: translate not among"):
         paper_scale.main(common + table + ["--augmentations", "translate"])
     paper_scale.main(common + table)

@@ -75,6 +75,8 @@ def test_resume_continues_from_checkpoint(data, tmp_path):
         with open(tmp_path / "csv" / version / "metrics.csv") as f:
             epochs += [int(row["epoch"]) for row in csv.DictReader(f) if row.get("train_loss")]
     assert epochs == [0, 1]  # epoch 0 was not trained twice
+    sessions = r["provenance"]["sessions"]  # both processes, each with what it ran on
+    assert [s["from_epoch"] for s in sessions] == [0, 1] and all(s["cpu_capability"] and s["argv"] for s in sessions)
 
 
 def test_a_resumed_run_is_bit_identical_to_an_uninterrupted_one(data, tmp_path):
@@ -92,9 +94,10 @@ def test_an_older_checkpoint_without_random_state_resumes_and_says_so(data, tmp_
     _interrupted_after_epoch_0(data, tmp_path, "dws", "none", 2)
     last = tmp_path / "checkpoints" / "last.ckpt"
     checkpoint = torch.load(last, map_location="cpu", weights_only=True)
-    checkpoint["callbacks"] = {k: v for k, v in checkpoint["callbacks"].items() if k != "RandomState"}
+    checkpoint["callbacks"] = {k: v for k, v in checkpoint["callbacks"].items() if k not in ("RandomState", "Sessions")}
     torch.save(checkpoint, last)
-    assert train(_args(data, tmp_path, "dws", "none", 2))["epochs"] == 2
+    r = train(_args(data, tmp_path, "dws", "none", 2))
+    assert r["epochs"] == 2 and [s["from_epoch"] for s in r["provenance"]["sessions"]] == [1]  # earlier: unrecorded
     assert "carries no random state" in capsys.readouterr().out
 
 

@@ -45,3 +45,4 @@ def test_an_interrupted_run_resumes_to_the_uninterrupted_result(data, tmp_path):
     resumed = main(_argv(data, cut, "--epochs", "3"))
     assert resumed["epochs"] == 3 and resumed["train_loss"] == whole["train_loss"]  # bit for bit
     assert resumed["val_loss"] == whole["val_loss"]
+    assert [s["from_epoch"] for s in resumed["provenance"]["sessions"]] == [0, 2]  # the copied checkpoint's, then this
