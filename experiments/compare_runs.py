@@ -101,11 +101,18 @@ def table(first: Path, second: Path) -> str:
               f"; mean absolute difference {statistics.mean(abs(d) for d in every):.2f}."]
     seeds = [v for cell, v in by_cell(a).items() if cell in cells and len(v) > 1]  # every seed of the first set
     if seeds:  # an independent redraw of a cell differs from it by sqrt(2) seed stds, on average (in rms)
-        seed_sd = math.sqrt(sum((len(v) - 1) * statistics.variance(v) for v in seeds) / sum(len(v) - 1 for v in seeds))
+        from scipy import stats
+        dof = sum(len(v) - 1 for v in seeds)
+        seed_sd = math.sqrt(sum((len(v) - 1) * statistics.variance(v) for v in seeds) / dof)
         rms = math.sqrt(statistics.mean(d * d for d in every))
+        # F test: the differences' mean square over 2 seed variances; small when reruns agree more than redraws
+        f = rms**2 / (2 * seed_sd**2) if seed_sd else math.inf
         lines.append(f"Were each rerun an independent draw of its cell, its differences would have a root mean "
                      f"square of sqrt(2) x the seed std: {math.sqrt(2) * seed_sd:.2f} (the first set's seed std "
-                     f"pooled over these cells, all its seeds, {seed_sd:.2f}); measured {rms:.2f}.")
+                     f"pooled over these cells, all its seeds, {seed_sd:.2f}); measured {rms:.2f}: F = {f:.2f} on "
+                     f"({len(every)}, {dof}) degrees of freedom, p = {stats.f.cdf(f, len(every), dof):.2f} that "
+                     "independent draws differ this little or less (one-sided; approximate, as both use the "
+                     "first set's values).")
     if alone[1]:
         lines.append(f"Finished in the second set only: {', '.join(alone[1])}.")
     if alone[0]:

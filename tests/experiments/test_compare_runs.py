@@ -33,6 +33,7 @@ def test_a_rerun_is_compared_cell_by_cell_with_paired_differences(tmp_path):
     assert "Every pair (n=6): +1.00 ± 0.52 points, p = 0.11" in md
     # seed stds 2 and 1 pool to sqrt(2.5); the differences' rms is sqrt(14 / 6)
     assert "sqrt(2) x the seed std: 2.24 (the first set's seed std pooled over these cells, all its seeds, 1.58); measured 1.53" in md
+    assert "F = 0.47 on (6, 4) degrees of freedom, p = 0.19 that independent draws differ this little" in md  # (14/6)/5
     assert "second set only: dws-dropout-v1-s0." in md and "1 run(s) of the first set not (yet) in the second" in md
 
 
