@@ -134,7 +134,7 @@ def _pretrain(args, out: Path, settings: dict) -> dict:
     result = {"train_loss": metrics.get("train_loss"), "val_loss": metrics.get("val_loss"),
               "checkpoint": "last.ckpt", "epochs": trainer.current_epoch, "seconds": round(stopwatch.seconds, 1),
               "config": vars(args), "identity": settings, "data_id": settings["data_id"], "num_train": len(dm.train),
-              "provenance": {**provenance(args), "sessions": sessions.sessions}}
+              "provenance": {**sessions.about, "sessions": sessions.sessions}}
     write_record(out / RESULT, result)
     if not args.quiet:
         print(f"pre-trained in {time.time() - start:.0f} s -> {out / 'checkpoints' / 'last.ckpt'}", flush=True)

@@ -331,7 +331,7 @@ def _train(args, out: Path, settings: dict) -> dict:
         "epochs": trainer.current_epoch, "seconds": round(trained + time.time() - start, 1),
         "config": {k: v for k, v in vars(args).items()}, "identity": settings, "data_id": settings["data_id"],
         "num_train": len(dm.train), "device": str(module.device),
-        "provenance": {**provenance(args), "sessions": history},  # this process's, and every session's
+        "provenance": {**sessions.about, "sessions": history},  # this process's, and every session's
     }
     if not trainer.is_global_zero:  # under DDP, one process reports
         return {**result, "rank": trainer.global_rank}

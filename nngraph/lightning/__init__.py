@@ -19,8 +19,7 @@ from importlib import import_module
 from .loggers import LOGGERS, make_loggers
 
 # Loaded on first use: a command's --help and argument checks need none of Lightning.
-_WHERE = {"EpochLine": "callbacks", "RandomState": "callbacks", "Sessions": "callbacks",
-          "Stopwatch": "callbacks",
+_WHERE = {"EpochLine": "callbacks", "RandomState": "callbacks", "Sessions": "callbacks", "Stopwatch": "callbacks",
           "AtomicCheckpointIO": "checkpoints", "loads": "checkpoints", "resume_point": "checkpoints",
           "DEFAULT_LR": "classifier", "DEFAULT_WARMUP": "classifier", "WeightSpaceClassifier": "classifier",
           "INRDataModule": "data", "ContrastivePretrainer": "contrastive", "nt_xent": "contrastive"}
