@@ -10,7 +10,9 @@ datasets' full size the headline's own runs are the cells; an N above it takes a
 an N that no complete dataset holds is left out, with a line saying so. Writes ``table.csv`` (model,
 augment, views, num_train, n, mean, std, se_pooled, share, share_se), ``table.md`` with the share of the 10-view gain that mixup
 recovers at each N with its standard error and a test of its trend (`experiments.trend`), and
-``accuracy.png``; every cell resumes like `experiments.train`.
+``accuracy.png``; every cell resumes like `experiments.train`. Mixup's gain over no augmentation on
+1 view (``gain``, ``gain_se``) and its trend are reported too: they need no 10-view cell, so they
+reach sizes fitted on 1 view only.
 """
 from __future__ import annotations
 
@@ -114,16 +116,22 @@ def write(args, cells: list) -> str:
             means = [trend.mean_se(by_kind, pooled, ((aug, views), size)) for aug, views in CELLS]
             if means[2][0] != means[0][0]:
                 shares[size] = trend.share(*means)
+    # mixup's own gain on 1 view needs no 10-view cell, so it reaches the sizes fitted on 1 view only
+    gains = {size: trend.difference(*(trend.mean_se(by_kind, pooled, ((aug, 1), size)) for aug in (CELLS[1][0], "none")))
+             for size in sorted({s for _, _, s in acc}) if all((aug, 1, size) in acc for aug in (CELLS[1][0], "none"))}
     rows = [{"model": MODEL, "augment": aug, "views": views, "num_train": size, "n": len(v),
              "mean": f"{statistics.mean(v):.2f}", "std": f"{statistics.stdev(v) if len(v) > 1 else 0.0:.2f}",
              "se_pooled": f"{trend.mean_se(by_kind, pooled, ((aug, views), size))[1]:.2f}",
              "share": f"{100 * shares[size][0]:.1f}" if size in shares else "",
-             "share_se": f"{100 * shares[size][1]:.1f}" if size in shares else ""}
+             "share_se": f"{100 * shares[size][1]:.1f}" if size in shares else "",
+             "gain": f"{gains[size][0]:.2f}" if size in gains else "",
+             "gain_se": f"{gains[size][1]:.2f}" if size in gains else ""}
             for (aug, views, size), v in sorted(acc.items(), key=lambda kv: (kv[0][2], kv[0][1], kv[0][0]))]
-    fields = ["model", "augment", "views", "num_train", "n", "mean", "std", "se_pooled", "share", "share_se"]
+    fields = ["model", "augment", "views", "num_train", "n", "mean", "std", "se_pooled", "share", "share_se", "gain",
+              "gain_se"]
     atomic_write_bytes(args.out / "table.csv", csv_text(rows, fields).encode())
-    lines = ["| N | none, 1 view | signed aligned mixup, 1 view | none, 10 views | share of the 10-view gain recovered |",
-             "|---|---|---|---|---|"]
+    lines = ["| N | none, 1 view | signed aligned mixup, 1 view | none, 10 views | share of the 10-view gain recovered "
+             "| mixup's gain, 1 view |", "|---|---|---|---|---|---|"]
     for size in sorted({s for _, _, s in acc}):
         cellstr = []
         for aug, views in CELLS:
@@ -131,22 +139,29 @@ def write(args, cells: list) -> str:
             se = trend.mean_se(by_kind, pooled, ((aug, views), size))[1] if v else 0.0
             cellstr.append(f"{statistics.mean(v):.2f} ± {se:.2f} (n={len(v)})" if v else "")
         share = f"{100 * shares[size][0]:.0f} ± {100 * shares[size][1]:.0f}%" if size in shares else ""
-        lines.append(f"| {size} | " + " | ".join(cellstr) + f" | {share} |")
+        gain = f"{gains[size][0]:+.2f} ± {gains[size][1]:.2f}" if size in gains else ""
+        lines.append(f"| {size} | " + " | ".join(cellstr) + f" | {share} | {gain} |")
     lines.append("")
     lines.append("± one standard error: within-cell variance pooled over every N by kind of cell; the share's by the "
                  "delta method (`experiments.trend`).")
-    points = [(size, r, se) for size, (r, se) in sorted(shares.items()) if se > 0]
+    points = [(size, 100 * r, 100 * se) for size, (r, se) in sorted(shares.items()) if se > 0]
     for sub in (points, points[1:]):
-        if len(sub) >= 3:
-            t = trend.slope_tests(sub)
-            lines.append(f"Share against log2 N, N = {sub[0][0]:,} to {sub[-1][0]:,}: {100 * t['slope']:+.1f} ± "
-                         f"{100 * t['se']:.1f} points per doubling, p = {t['p']:.2f} against flat (weighted, errors "
-                         f"known); {100 * t['ols_slope']:+.1f} ± {100 * t['ols_se']:.1f}, p = {t['ols_p']:.2f} "
-                         "(ordinary least squares, t test).")
+        lines += _trend_line("Share", sub)
+    lines += _trend_line("Mixup's gain on 1 view", [(size, g, se) for size, (g, se) in gains.items() if se > 0])
     md = "\n".join(lines) + "\n"
     atomic_write_bytes(args.out / "table.md", md.encode())
     _plot(acc, by_kind, pooled, args.out / "accuracy.png")
     return md
+
+
+def _trend_line(what: str, points: list) -> list[str]:
+    """One line testing ``points`` ``(N, y, se)`` (in points of accuracy) for a trend in log2 N."""
+    if len(points) < 3:
+        return []
+    t = trend.slope_tests(points)
+    return [f"{what} against log2 N, N = {points[0][0]:,} to {points[-1][0]:,}: {t['slope']:+.1f} ± {t['se']:.1f} "
+            f"points per doubling, p = {t['p']:.2f} against flat (weighted, errors known); {t['ols_slope']:+.1f} ± "
+            f"{t['ols_se']:.1f}, p = {t['ols_p']:.2f} (ordinary least squares, t test)."]
 
 
 def _plot(acc: dict, by_kind: dict, pooled: dict, path: Path) -> None:

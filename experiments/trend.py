@@ -62,3 +62,8 @@ def slope_tests(points: list[tuple[float, float, float]]) -> dict:
         fit = stats.linregress(x, y)
         out.update(ols_slope=fit.slope, ols_se=fit.stderr, ols_p=fit.pvalue)
     return out
+
+
+def difference(a: tuple[float, float], b: tuple[float, float]) -> tuple[float, float]:
+    """``a - b`` and its standard error, each argument a ``(mean, standard error)`` of independent cells."""
+    return a[0] - b[0], math.hypot(a[1], b[1])

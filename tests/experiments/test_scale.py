@@ -1,6 +1,8 @@
 import csv
 import json
 
+import pytest
+
 from nngraph.experiments import scale
 from nngraph.experiments.fit_inrs import build as build_inrs
 
@@ -17,6 +19,11 @@ def test_the_scale_protocol_runs_its_cells_and_leaves_out_what_the_data_cannot_g
         rows = {(r["augment"], r["views"], r["num_train"]): r for r in csv.DictReader(f)}
     assert set(rows) == {("none", "1", "5"), ("mixup_signed_weight_matching", "1", "5"), ("none", "1", "22"),
                          ("mixup_signed_weight_matching", "1", "22")}
+    for n in ("5", "22"):  # mixup's own gain on 1 view, with no 10-view cell at either size
+        gain = float(rows[("mixup_signed_weight_matching", "1", n)]["mean"]) - float(rows[("none", "1", n)]["mean"])
+        assert all(float(rows[(a, "1", n)]["gain"]) == pytest.approx(gain, abs=0.011)
+                   for a in ("none", "mixup_signed_weight_matching"))
+        assert rows[("none", "1", n)]["share"] == ""
     assert (tmp_path / "scale" / "runs" / "dws-none-v1-n5-s0" / "result.json").is_file()
     assert (tmp_path / "headline" / "runs" / "dws-none-v1-s0" / "result.json").is_file()  # full size: the headline's cell
     assert (tmp_path / "scale" / "accuracy.png").is_file()
@@ -24,7 +31,6 @@ def test_the_scale_protocol_runs_its_cells_and_leaves_out_what_the_data_cannot_g
 
 
 def test_sizes_above_the_headlines_data_take_its_extension_and_the_smaller_cells_stay_where_they_are(tmp_path):
-    import pytest
     runs, headline = tmp_path / "inrs", tmp_path / "headline"
     build_inrs("fmnist-subset", runs / "fmnist2k-v1", limit=24, steps=2, progress=False)  # 22 training objects
     m = build_inrs("fmnist-subset", runs / "fmnist4k-v1", limit=24, extra_train=6, reuse=runs / "fmnist2k-v1",

@@ -29,3 +29,12 @@ def test_slope_tests_find_a_clear_trend_and_not_a_flat_one():
     assert steep["slope"] == pytest.approx(0.101, abs=0.002) and steep["p"] < 1e-6 and steep["ols_p"] < 0.01
     flat = trend.slope_tests([(500, 0.3, 0.1), (1000, 0.2, 0.1), (2000, 0.35, 0.1), (4000, 0.28, 0.1)])
     assert flat["p"] > 0.5 and flat["ols_p"] > 0.5
+
+
+def test_a_difference_of_independent_cells_adds_their_variances():
+    import random
+    d, se = trend.difference((58.0, 1.2), (52.0, 0.5))
+    assert d == pytest.approx(6.0) and se == pytest.approx(1.3)
+    rng = random.Random(1)
+    draws = [rng.gauss(58, 1.2) - rng.gauss(52, 0.5) for _ in range(40000)]
+    assert statistics.stdev(draws) == pytest.approx(se, rel=0.03)
