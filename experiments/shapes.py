@@ -15,7 +15,7 @@ Fashion-MNIST's headline's: the ``small`` preset, batch 64, 60 epochs.
 ``--protocol views``: 10 views of every shape are ~30 CPU-hours of fitting, so 1 view is set against
 10 on the first 40 training shapes of each class (400 objects; the same validation and test INRs):
 ``runs/inrs/modelnet10-pc40-v1`` copies its INRs from the data above, ``-v10`` copies view 0 and fits
-views 1-9. 1-view runs train for 60 epochs, 10-view runs for 20 (the headline's 3:1 ratio of steps);
+views 1-9. 1-view runs train for 60 epochs, 10-view runs for 20 (the headline's 3:1 ratio of epochs);
 table ``results/table1/modelnet10-views.{md,csv}``.
 
 Cells run seed by seed (``--jobs N``: N at a time, each in a process of its own), every step resumes
