@@ -13,7 +13,13 @@ PRECISIONS = ("32-true", "bf16-mixed")
 
 
 class _Formatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
-    """The description as written; every option's default in its help."""
+    """The description as written; every option's default in its help, unless it has none (None,
+    False) or the help already says it."""
+
+    def _get_help_string(self, action):
+        if action.default is None or action.default is False or "default" in (action.help or ""):
+            return action.help
+        return super()._get_help_string(action)
 
 
 class Parser(argparse.ArgumentParser):

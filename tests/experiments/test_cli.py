@@ -86,3 +86,13 @@ def test_fit_inrs_device_is_checked_where_it_enters(tmp_path, capsys, bad):
     with pytest.raises(SystemExit) as exit_:
         fit_inrs.main(["--device", bad, "--out", str(tmp_path / "out")])
     assert exit_.value.code == 2 and "--device" in capsys.readouterr().err and not (tmp_path / "out").exists()
+
+
+def test_help_shows_a_default_once_and_only_where_there_is_one(capsys):
+    with pytest.raises(SystemExit):
+        fit_inrs.main(["--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "(default: None)" not in text  # an option without a default says nothing about it
+    assert "validation and test objects) (default: 0)" in text  # a zero is a default
+    assert "(default ./runs/inrs/<dataset>-v<views>) (default" not in text  # nor twice where the help says it
+    assert text.count("default: fmnist-subset") == 1
