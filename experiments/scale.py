@@ -7,12 +7,12 @@ validation and test INRs for every N, the same models and schedule), three cells
 augmentation on 1 view, signed aligned mixup on 1 view, no augmentation on 10 views. At the
 datasets' full size the headline's own runs are the cells; an N above it takes an extension of them
 (``--data-1``, ``--data-10``: ``fit_inrs --extra-train``, the same validation and test objects), and
-an N that no complete dataset holds is left out, with a line saying so. Writes ``table.csv`` (model,
-augment, views, num_train, n, mean, std, se_pooled, share, share_se), ``table.md`` with the share of the 10-view gain that mixup
-recovers at each N with its standard error and a test of its trend (`experiments.trend`), and
-``accuracy.png``; every cell resumes like `experiments.train`. Mixup's gain over no augmentation on
-1 view (``gain``, ``gain_se``) and its trend are reported too: they need no 10-view cell, so they
-reach sizes fitted on 1 view only.
+an N that no complete dataset holds is left out, with a line saying so. Writes ``table.csv``
+(model, augment, views, num_train, n, mean, std, se_pooled, share, share_se, gain, gain_se),
+``table.md`` with the share of the 10-view gain that mixup recovers at each N with its standard
+error and a test of its trend (`experiments.trend`), and ``accuracy.png``; every cell resumes like
+`experiments.train`. Mixup's gain over no augmentation on 1 view (``gain``, ``gain_se``) and its
+trend are reported too: they need no 10-view cell, so they reach sizes fitted on 1 view only.
 """
 from __future__ import annotations
 
@@ -117,8 +117,9 @@ def write(args, cells: list) -> str:
             if means[2][0] != means[0][0]:
                 shares[size] = trend.share(*means)
     # mixup's own gain on 1 view needs no 10-view cell, so it reaches the sizes fitted on 1 view only
-    gains = {size: trend.difference(*(trend.mean_se(by_kind, pooled, ((aug, 1), size)) for aug in (CELLS[1][0], "none")))
-             for size in sorted({s for _, _, s in acc}) if all((aug, 1, size) in acc for aug in (CELLS[1][0], "none"))}
+    arms = (CELLS[1][0], "none")
+    gains = {size: trend.difference(*(trend.mean_se(by_kind, pooled, ((aug, 1), size)) for aug in arms))
+             for size in sorted({s for _, _, s in acc}) if all((aug, 1, size) in acc for aug in arms)}
     rows = [{"model": MODEL, "augment": aug, "views": views, "num_train": size, "n": len(v),
              "mean": f"{statistics.mean(v):.2f}", "std": f"{statistics.stdev(v) if len(v) > 1 else 0.0:.2f}",
              "se_pooled": f"{trend.mean_se(by_kind, pooled, ((aug, views), size))[1]:.2f}",
