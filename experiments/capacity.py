@@ -17,7 +17,6 @@ takes the pooled degrees of freedom.
 from __future__ import annotations
 
 import argparse
-import math
 import statistics
 from pathlib import Path
 
@@ -109,7 +108,7 @@ def write(args, todo: list) -> str:
                 for p in ("small", "paper")]
         diff = pval = ""
         if small and paper and dof[aug] > 0:
-            d, se = paper[0] - small[0], math.hypot(small[1], paper[1])
+            d, se = trend.difference(paper, small)
             diff, pval = f"{d:+.2f} ± {se:.2f}", f"{2 * stats.t.sf(abs(d / se), dof[aug]):.2f}" if se > 0 else ""
         lines.append(f"| {LABEL[aug]} | {cell[0]} | {cell[1]} | {diff} | {pval} |")
     lines += ["", "p: two-sided t test of the difference on the pooled degrees of freedom."]

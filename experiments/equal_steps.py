@@ -132,7 +132,7 @@ def _gaps(est: dict, headline_epochs) -> list[str]:
     out, gaps = [], {}
     for e in lengths:
         a = est[(("none", 1), e)]
-        gaps[e] = (target[0] - a[0], math.hypot(target[1], a[1]))
+        gaps[e] = trend.difference(target, a)
         line = f"- {e} epochs: the 10-view gap is {gaps[e][0]:+.2f} ± {gaps[e][1]:.2f} points"
         m = est.get((("mixup_signed_weight_matching", 1), e))
         if m is not None and gaps[e][0] != 0:

@@ -110,8 +110,8 @@ def write(args, cells: list) -> str:
     args.out.mkdir(parents=True, exist_ok=True)
     by_kind = {((aug, views), size): v for (aug, views, size), v in acc.items()}
     pooled = trend.pooled_variance(by_kind)
-    shares = {}
-    for size in sorted({s for _, _, s in acc}):
+    shares, sizes = {}, sorted({s for _, _, s in acc})
+    for size in sizes:
         if all((aug, views, size) in acc for aug, views in CELLS):
             means = [trend.mean_se(by_kind, pooled, ((aug, views), size)) for aug, views in CELLS]
             if means[2][0] != means[0][0]:
@@ -119,7 +119,7 @@ def write(args, cells: list) -> str:
     # mixup's own gain on 1 view needs no 10-view cell, so it reaches the sizes fitted on 1 view only
     arms = (CELLS[1][0], "none")
     gains = {size: trend.difference(*(trend.mean_se(by_kind, pooled, ((aug, 1), size)) for aug in arms))
-             for size in sorted({s for _, _, s in acc}) if all((aug, 1, size) in acc for aug in arms)}
+             for size in sizes if all((aug, 1, size) in acc for aug in arms)}
     rows = [{"model": MODEL, "augment": aug, "views": views, "num_train": size, "n": len(v),
              "mean": f"{statistics.mean(v):.2f}", "std": f"{statistics.stdev(v) if len(v) > 1 else 0.0:.2f}",
              "se_pooled": f"{trend.mean_se(by_kind, pooled, ((aug, views), size))[1]:.2f}",
@@ -133,7 +133,7 @@ def write(args, cells: list) -> str:
     atomic_write_bytes(args.out / "table.csv", csv_text(rows, fields).encode())
     lines = ["| N | none, 1 view | signed aligned mixup, 1 view | none, 10 views | share of the 10-view gain recovered "
              "| mixup's gain, 1 view |", "|---|---|---|---|---|---|"]
-    for size in sorted({s for _, _, s in acc}):
+    for size in sizes:
         cellstr = []
         for aug, views in CELLS:
             v = acc.get((aug, views, size))
